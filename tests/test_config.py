@@ -907,6 +907,8 @@ def test_odd_values_anywhere_give_config_error_or_a_config(place: tuple[str, ...
 
 @pytest.mark.parametrize("name", ["events", "stats", "service", "cameras"])
 def test_camera_names_that_the_api_uses_are_refused(tmp_path: Path, name: str) -> None:
-    error = config_error(tmp_path, f"cameras:\n  {name}:\n    ffmpeg:\n      inputs:\n        - path: rtsp://h/s\n")
+    error = config_error(
+        tmp_path, f"cameras:\n  {name}:\n    ffmpeg:\n      inputs:\n        - path: rtsp://h/s\n"
+    )
     assert f"cameras.{name}.name" in str(error)
     assert "reserved" in str(error)
