@@ -23,13 +23,19 @@ EXIT_START_FAILED = 1
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The daemon's command line."""
     parser = argparse.ArgumentParser(prog="nvrd", description="The NVR appliance daemon.")
-    parser.add_argument("--config", "-c", type=Path, default=Path("/etc/nvr/config.yml"),
-                        help="YAML config file (default: /etc/nvr/config.yml)")
+    parser.add_argument(
+        "--config",
+        "-c",
+        type=Path,
+        default=Path("/etc/nvr/config.yml"),
+        help="YAML config file (default: /etc/nvr/config.yml)",
+    )
     parser.add_argument("--port", "-p", type=int, default=5000, help="HTTP port (default: 5000)")
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
     parser.add_argument("--check", action="store_true", help="validate the config and exit")
-    parser.add_argument("--version", action="version",
-                        version=f"nvrd {__version__} (Frigate API {FRIGATE_API_VERSION})")
+    parser.add_argument(
+        "--version", action="version", version=f"nvrd {__version__} (Frigate API {FRIGATE_API_VERSION})"
+    )
     args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
         parser.error(f"--port must be between 1 and 65535, got {args.port}")

@@ -13,16 +13,20 @@ BAD = ROOT / "tests" / "configs" / "bad"
 
 
 def run_nvrd(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nvrd", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "nvrd", *args], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("unknown_key.yml", "cameras.front"),
-    ("negative_fps.yml", "detect.fps"),
-    ("zone_two_points.yml", "zones"),
-    ("missing_path.yml", "path"),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("unknown_key.yml", "cameras.front"),
+        ("negative_fps.yml", "detect.fps"),
+        ("zone_two_points.yml", "zones"),
+        ("missing_path.yml", "path"),
+    ],
+)
 def test_bad_config_is_one_line_and_exit_2(name: str, expected: str) -> None:
     result = run_nvrd("--config", str(BAD / name))
     assert result.returncode == 2

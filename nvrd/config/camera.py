@@ -36,11 +36,34 @@ CAMERA_NAME = re.compile(r"^[a-zA-Z0-9_-]+$")
 
 # Words a camera may not be called: they are fixed path segments under /api/ (a camera there would be
 # unreachable) or top-level keys of /api/stats, where cameras also appear for 0.8-era clients.
-RESERVED_CAMERA_NAMES = frozenset({
-    "events", "stats", "config", "version", "timeline", "export", "exports", "ffprobe", "labels",
-    "sub_labels", "restart", "logs", "recordings", "vod", "openapi.json", "cameras", "detectors",
-    "service", "detection_fps", "processes", "cpu_usages", "gpu_usages", "bandwidth_usages", "birdseye",
-})
+RESERVED_CAMERA_NAMES = frozenset(
+    {
+        "events",
+        "stats",
+        "config",
+        "version",
+        "timeline",
+        "export",
+        "exports",
+        "ffprobe",
+        "labels",
+        "sub_labels",
+        "restart",
+        "logs",
+        "recordings",
+        "vod",
+        "openapi.json",
+        "cameras",
+        "detectors",
+        "service",
+        "detection_fps",
+        "processes",
+        "cpu_usages",
+        "gpu_usages",
+        "bandwidth_usages",
+        "birdseye",
+    }
+)
 
 Role = Literal["detect", "record", "audio", "rtmp"]
 

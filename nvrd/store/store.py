@@ -19,6 +19,7 @@ from typing import Any
 import sqlite_utils
 
 from nvrd.store.event_query import LIST_COLUMNS, EventQuery
+from nvrd.store.recordings import RecordingsMixin
 from nvrd.store.rows import check_event_columns, encode_event_value, event_decoder, to_json
 from nvrd.store.schema import (
     EVENT_COLUMNS,
@@ -43,8 +44,8 @@ class StoreError(RuntimeError):
     """The database cannot be opened or used (corrupt file, newer schema, closed store)."""
 
 
-class Store:
-    """One SQLite database file; safe to use from many threads."""
+class Store(RecordingsMixin):
+    """One SQLite database file; safe to use from many threads (recording methods: RecordingsMixin)."""
 
     def __init__(self, path: Path, *, busy_timeout: float = 10.0, synchronous: str = "FULL") -> None:
         """Open or create the database at `path` and bring its schema up to date.

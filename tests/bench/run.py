@@ -29,7 +29,9 @@ def main() -> int:
         try:
             module = importlib.import_module(f"tests.bench.{path.stem}")
             for name, value, unit, target in module.run():
-                rows.append((area, name, f"{value:.3f}" if isinstance(value, float) else str(value), unit, target))
+                rows.append(
+                    (area, name, f"{value:.3f}" if isinstance(value, float) else str(value), unit, target)
+                )
         except Exception:
             failed += 1
             traceback.print_exc()

@@ -29,7 +29,7 @@ class HttpResponse:
     def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.status, self.headers, self.body = status, headers, body
 
-    def json(self):  # noqa: ANN201
+    def json(self):
         return json.loads(self.body)
 
     @property
@@ -37,8 +37,13 @@ class HttpResponse:
         return self.body.decode("utf-8", "replace")
 
 
-def http(method: str, url: str, body: bytes | None = None, timeout: float = 10.0,
-         headers: dict[str, str] | None = None) -> HttpResponse:
+def http(
+    method: str,
+    url: str,
+    body: bytes | None = None,
+    timeout: float = 10.0,
+    headers: dict[str, str] | None = None,
+) -> HttpResponse:
     """One HTTP request; error statuses are returned, not raised."""
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
@@ -66,9 +71,21 @@ class NvrdProcess:
         """Start and wait until the API answers."""
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "nvrd", "--config", str(self.config), "--port", str(self.port),
-             "--host", "127.0.0.1"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=self.env,
+            [
+                sys.executable,
+                "-m",
+                "nvrd",
+                "--config",
+                str(self.config),
+                "--port",
+                str(self.port),
+                "--host",
+                "127.0.0.1",
+            ],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -85,7 +102,7 @@ class NvrdProcess:
     def get(self, path: str, timeout: float = 10.0) -> HttpResponse:
         return http("GET", self.base + path, timeout=timeout)
 
-    def request(self, method: str, path: str, body: bytes | None = None, **kw) -> HttpResponse:  # noqa: ANN003
+    def request(self, method: str, path: str, body: bytes | None = None, **kw) -> HttpResponse:
         return http(method, self.base + path, body=body, **kw)
 
     def log(self) -> str:
@@ -111,7 +128,7 @@ class NvrdProcess:
             self.proc.kill()
             self.proc.wait(5)
 
-    def wait_for(self, predicate, timeout: float, interval: float = 0.5, what: str = "condition"):  # noqa: ANN001, ANN201
+    def wait_for(self, predicate, timeout: float, interval: float = 0.5, what: str = "condition"):
         """Poll `predicate()` until it returns something truthy; fail with the daemon's log."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
