@@ -5,27 +5,30 @@ Per frame (everything after step 1 works on the small plane, in preallocated arr
 1. sample every f-th pixel of every f-th row, f chosen so the small plane has about
    `motion.frame_height` rows (f = 7 for 720p: 103 x 183 pixels), and blur it with a 3x3 [1,2,1]
    kernel against sensor noise;
-2. compare it with two running averages of the small plane: a slow background (`frame_alpha`, as
-   Frigate) and a fast one (`delta_alpha`, following the last second or so). A pixel moves when it
-   differs by more than `threshold` from both: from the slow one by more than its 5x5 neighbourhood
-   spans (a camera that drifts or shakes a little is not motion) after removing the frame's median
-   difference (a global brightness shift, e.g. auto exposure or a light ramp, is not motion either),
-   and from the fast one (so a change that stopped - a parked car, the ghost of one that left, a slow
-   pan - stops being motion within about a second). With `improve_contrast` the threshold is divided by
-   the gain that would stretch the frame's 4th..96th luma percentiles to 0..255 (averaged over recent
-   frames, as Frigate), which makes low-contrast scenes as sensitive as contrasty ones; comparing raw
-   levels keeps a changing stretch from looking like motion;
+2. compare it with two running averages: a slow background (`frame_alpha`, as Frigate) and a fast
+   one (`delta_alpha`, following the last second or so). A pixel moves when it differs by more than
+   `threshold` from both, after removing the frame's median difference to each (a global brightness
+   shift - auto exposure, a light ramp - is not motion): from the slow one by more than its 5x5
+   neighbourhood spans (a camera that drifts or shakes a little is not motion), and from the fast
+   one (so a change that stopped - a parked car, the ghost of one that left, a slow pan - stops
+   being motion within about a second). The slow test runs over the plane, the fast one only on
+   the pixels that passed it; a lone moving pixel (a glint, a compression speck) is dropped.
+   With `improve_contrast` the threshold is divided by the gain that would stretch the 4th..96th
+   luma percentiles to 0..255 (averaged over the last 50 frames, as Frigate, and capped): a
+   low-contrast scene becomes as sensitive as a contrasty one, and comparing raw levels keeps a
+   changing stretch from looking like motion;
 3. masked pixels and the one-pixel border never move;
-4. if more than `lightning_threshold` of the frame moves, it is a lighting change: no motion, and both
-   averages restart from this frame;
+4. if more than `lightning_threshold` of the frame moves, or the motion boxes cover more than that
+   share of it, it is a lighting change (or the camera was turned): no motion, and both averages
+   restart from this frame;
 5. otherwise moving pixels are grouped by touching 4x4-pixel cells (8-neighbourhood); each group with
    more than `contour_area` moving small pixels becomes a box in frame pixels;
-6. the averages move towards the frame; the slow one ten times slower where pixels moved, so objects
-   passing through do not leave ghosts.
+6. the averages move towards the frame (every other frame, at the equivalent rate); the slow one ten
+   times slower where pixels moved, so objects passing through leave no ghost.
 
 The config object is read on every frame: threshold, contour_area, improve_contrast, alphas and
 lightning_threshold changed at runtime apply to the next frame; a new frame_height rebuilds the small
-plane; a new mask is applied with set_mask().
+plane; a new mask is applied with set_mask(). One detector serves one camera's processing thread.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from typing import Protocol
 
 import numpy as np
 
-from nvrd.geometry import Box, Polygon, rasterize_polygons
+from nvrd.geometry import Box, Polygon, box_area, rasterize_polygons
 
 CELL = 4  # small-plane pixels per side of a grouping cell
 STATS_STEP = 4  # brightness shift and contrast statistics use every 4th small pixel each way
@@ -46,8 +49,11 @@ MAX_CONTRAST_GAIN = 10.0  # a nearly flat picture would otherwise turn sensor no
 NEIGHBOURHOOD = 2  # small pixels each way a shaking or drifting camera may move an edge (5x5)
 BOUNDS_EVERY = 16  # frames between refreshes of the slow average's neighbourhood bounds
 SLOW_EVERY = 2  # frames between updates of the slow average (it moves 1% a frame: no hurry)
+FAST_EVERY = 2  # frames between updates of the fast average
 SHIFT_TOLERANCE = 0.05  # a brightness shift below this share of the threshold is not subtracted
 MOVING_SLOWDOWN = 0.1  # the slow background's rate where pixels move, relative to frame_alpha
+NO_PIXELS = np.zeros(0, dtype=np.intp)
+BOUND_LIMIT = 20000  # int16 bounds that no sum (at most 4080, shifted by at most as much) crosses
 BLUR_GAIN = 16  # the [1,2,1] x [1,2,1] blur sums 16 pixel values; levels stay multiplied by it
 
 
@@ -102,15 +108,16 @@ class MotionDetector:
             return np.zeros(n, dtype=dtype)
 
         # Flat planes: the blur and the neighbourhood bounds add shifted 1-D slices (fast in numpy).
-        sums = np.uint16
+        # int16 holds the blur's sums (at most 16 x 255) and adds and compares faster than float32;
+        # the averages are float32 (they move by fractions of a level).
+        sums = np.int16
         self._cur, self._h1, self._h2, self._v1 = plane(sums), plane(sums), plane(sums), plane(sums)
-        self._summed, self._blur = plane(sums), plane()
+        self._summed, self._level = plane(sums), plane(sums)
+        self._upper, self._lower = plane(sums), plane(sums)
         self._bounds_scratch = plane()
         self._slow, self._fast = plane(), plane()
-        self._upper, self._lower = plane(), plane()
-        self._fast_diff, self._scratch = plane(), plane()
-        self._moving, self._fast_moving = plane(bool), plane(bool)
-        self._above, self._below = plane(bool), plane(bool)
+        self._scratch = plane()
+        self._candidates, self._below, self._moving = plane(bool), plane(bool), plane(bool)
         self._frames = 0
         self._bounds_key: tuple[object, ...] | None = None
         self._lows: list[float] = []
@@ -126,7 +133,8 @@ class MotionDetector:
         usable = ~masked[::step, ::step]  # a small pixel is masked when the frame pixel it samples is
         # The blur wraps across row ends and has no neighbours on the outer rows: leave the border out.
         usable[0, :] = usable[-1, :] = usable[:, 0] = usable[:, -1] = False
-        self._unusable = ~usable.reshape(-1)
+        self._usable = usable.reshape(-1).copy()
+        self._unusable = ~self._usable
         self.usable_count = int(usable.sum())
         stats = np.zeros((h, w), dtype=bool)
         stats[1:-1:STATS_STEP, 1:-1:STATS_STEP] = True
@@ -135,7 +143,8 @@ class MotionDetector:
             stats[1:-1:STATS_STEP, 1:-1:STATS_STEP] = True
         self._stats_index = np.flatnonzero(stats)
         self._stats_values = np.zeros(self._stats_index.size, dtype=np.float32)
-        self._stats_slow = np.zeros(self._stats_index.size, dtype=np.float32)
+        self._stats_average = np.zeros(self._stats_index.size, dtype=np.float32)
+        self._stats_sums = np.zeros(self._stats_index.size, dtype=np.int16)
         self._bounds_key = None
 
     # --- per frame -----------------------------------------------------------------------------
@@ -161,55 +170,54 @@ class MotionDetector:
 
         self._frames += 1
         if self._frames == 1:
-            np.copyto(self._slow, blur)
-            np.copyto(self._fast, blur)
-            self._bounds_key = None
+            self._restart(blur)
             return []
-
         # The bounds follow the slow average every few frames, and at once when the settings change.
         bounds_key = (config.threshold, bool(config.improve_contrast), self._frames // BOUNDS_EVERY)
         if bounds_key != self._bounds_key:
             self._refresh_bounds(threshold)
             self._bounds_key = bounds_key
 
-        fast_count = self._fast_gate(blur, threshold, float(config.delta_alpha))
-        lightning_count = float(config.lightning_threshold) * self.usable_count
+        if self._frames % FAST_EVERY == 0:
+            self._update_fast(blur, float(config.delta_alpha))
+        lightning_share = float(config.lightning_threshold)
+        lightning_count = lightning_share * self.usable_count
         contour_area = float(config.contour_area)
-        count = 0
-        # Moving pixels are a subset of the fast gate's: too few there cannot make a box or lightning.
-        if fast_count > min(contour_area, lightning_count):
-            count = self._slow_gate(blur, threshold)
+        moving = NO_PIXELS
+        # Moving pixels are a subset of the slow gate's: too few there cannot make a box or lightning.
+        if self._slow_gate(blur, threshold) > min(contour_area, lightning_count):
+            moving = self._fast_gate(blur, threshold)
         if self._frames % SLOW_EVERY == 0:
-            self._update_slow(blur, count > 0, float(config.frame_alpha))
-        if count > lightning_count:
-            self._frames = 1  # a lighting change: both averages start again from this frame
-            np.copyto(self._slow, blur)
-            np.copyto(self._fast, blur)
-            self._bounds_key = None
+            self._update_slow(blur, moving, float(config.frame_alpha))
+        if moving.size > lightning_count:
+            self._restart(blur)
             return []
-        if count <= contour_area:
+        if moving.size <= contour_area:
             return []
-        return self._boxes(self._moving, contour_area)
+        boxes = self._boxes(moving, contour_area)
+        # Frigate measures lightning by the area its motion contours cover; boxes come closest.
+        if sum(box_area(box) for box in boxes) > lightning_share * self.frame_width * self.frame_height:
+            self._restart(blur)
+            return []
+        return boxes
 
     def _sample_and_blur(self, y: np.ndarray) -> np.ndarray:
-        """The small plane, blurred with [1,2,1] x [1,2,1] (levels x16); its border is not valid."""
+        """The small plane blurred with [1,2,1] x [1,2,1], as int16 sums (levels x16); border invalid."""
         h, w = self.small_shape
         n = h * w
         cur, h1, h2, v1, summed = self._cur, self._h1, self._h2, self._v1, self._summed
         np.copyto(cur.reshape(h, w), y[:: self.step, :: self.step], casting="unsafe")
         # Two [1,1] passes each way make [1,2,1]; on flat planes a shift by w is a shift by one row.
-        # uint16 holds the sums (at most 16 x 255) and adds faster than float32.
         np.add(cur[:-1], cur[1:], out=h1[:-1])
         np.add(h1[:-2], h1[1:-1], out=h2[1:-1])
         np.add(h2[:-w], h2[w:], out=v1[:-w])
         np.add(v1[: n - 2 * w], v1[w : n - w], out=summed[w : n - w])
-        np.copyto(self._blur, summed, casting="unsafe")
-        return self._blur
+        return summed
 
     def _measure_contrast(self) -> None:
         """Add the blurred small plane's 4th/96th percentiles to the history and update the gain."""
-        values = self._stats_values
-        np.take(self._blur, self._stats_index, out=values)
+        values = self._stats_sums
+        np.take(self._summed, self._stats_index, out=values)
         last = values.size - 1
         low_rank, high_rank = round(LOW_PERCENTILE * last), round(HIGH_PERCENTILE * last)
         values.partition((low_rank, high_rank))
@@ -220,74 +228,117 @@ class MotionDetector:
         spread = (sum(self._highs) / len(self._highs) - sum(self._lows) / len(self._lows)) / BLUR_GAIN
         self._gain = min(MAX_CONTRAST_GAIN, 255.0 / spread) if spread > 0 else MAX_CONTRAST_GAIN
 
-    def _fast_gate(self, blur: np.ndarray, threshold: float, alpha: float) -> int:
-        """Mark pixels off the fast average by more than `threshold` (in `_fast_moving`); move it."""
-        fast, fast_diff, step = self._fast, self._fast_diff, self._scratch
-        np.subtract(blur, fast, out=fast_diff)
-        np.multiply(fast_diff, np.float32(alpha), out=step)
-        np.add(fast, step, out=fast)
-        np.abs(fast_diff, out=fast_diff)
-        np.greater(fast_diff, np.float32(threshold), out=self._fast_moving)
-        return int(np.count_nonzero(self._fast_moving))
+    def _restart(self, blur: np.ndarray) -> None:
+        """Start both averages again from this frame (first frame, or a lighting change)."""
+        self._frames = 1
+        np.copyto(self._slow, blur)
+        np.copyto(self._fast, blur)
+        self._bounds_key = None
 
     def _slow_gate(self, blur: np.ndarray, threshold: float) -> int:
-        """Mark in `_moving` the fast gate's pixels also outside the slow average's bounds; count them."""
-        # The median difference to the slow average is a global brightness shift, not motion.
-        values, slow_values = self._stats_values, self._stats_slow
-        np.take(blur, self._stats_index, out=values)
-        np.take(self._slow, self._stats_index, out=slow_values)
-        np.subtract(values, slow_values, out=values)
+        """Mark in `_candidates` the pixels outside the slow average's bounds; count them."""
+        shift = self._median_shift(blur, self._slow)
+        level = blur
+        if abs(shift) > SHIFT_TOLERANCE * threshold:
+            level = self._level
+            np.subtract(blur, np.int16(round(shift)), out=level)
+        candidates, below = self._candidates, self._below
+        np.greater(level, self._upper, out=candidates)
+        np.less(level, self._lower, out=below)
+        np.logical_or(candidates, below, out=candidates)
+        return int(np.count_nonzero(candidates))
+
+    def _fast_gate(self, blur: np.ndarray, threshold: float) -> np.ndarray:
+        """Flat indices of the slow gate's pixels also off the fast average, with a moving neighbour.
+
+        Only the few candidate pixels are compared: no more passes over the whole plane. A lone pixel
+        (a glint, a compression speck) is not motion: the blur spreads any real change over several.
+        """
+        shift = np.float32(self._median_shift(blur, self._fast))
+        candidates = np.flatnonzero(self._candidates)
+        level = blur[candidates].astype(np.float32)
+        level -= self._fast[candidates]
+        level -= shift
+        np.abs(level, out=level)
+        moving = candidates[level > threshold]
+        if moving.size == 0:
+            return moving
+        plane, w = self._moving, self.small_shape[1]
+        plane[moving] = True
+        # Border pixels never move, so the neighbours of a moving pixel are inside the plane.
+        neighbours = plane[moving - 1] | plane[moving + 1] | plane[moving - w] | plane[moving + w]
+        plane[moving] = False
+        return moving[neighbours]
+
+    def _median_shift(self, blur: np.ndarray, average: np.ndarray) -> float:
+        """The median difference between the frame and an average over the sparse sample.
+
+        That is a global brightness shift (auto exposure, a light ramp), which is not motion.
+        """
+        values, sums, average_values = self._stats_values, self._stats_sums, self._stats_average
+        np.take(blur, self._stats_index, out=sums)
+        np.take(average, self._stats_index, out=average_values)
+        np.subtract(sums, average_values, out=values)
         middle = values.size // 2
         values.partition(middle)
-        shift = float(values[middle])
-        shifted = blur
-        if abs(shift) > SHIFT_TOLERANCE * threshold:
-            shifted = self._scratch
-            np.subtract(blur, np.float32(shift), out=shifted)
-        above, below, moving = self._above, self._below, self._moving
-        np.greater(shifted, self._upper, out=above)
-        np.less(shifted, self._lower, out=below)
-        np.logical_or(above, below, out=moving)
-        np.logical_and(moving, self._fast_moving, out=moving)
-        return int(np.count_nonzero(moving))
+        return float(values[middle])
+
+    def _update_fast(self, blur: np.ndarray, alpha: float) -> None:
+        """Move the fast average towards the frame (every FAST_EVERY frames)."""
+        step = self._scratch
+        np.subtract(blur, self._fast, out=step)
+        # The same average as updating every frame with `alpha`, for a static picture.
+        np.multiply(step, np.float32(1.0 - (1.0 - alpha) ** FAST_EVERY), out=step)
+        np.add(self._fast, step, out=self._fast)
 
     def _refresh_bounds(self, threshold: float) -> None:
-        """The slow average's neighbourhood max + threshold and min - threshold (masked: never moves)."""
-        w = self.small_shape[1]
-        upper, lower = self._upper, self._lower
-        for combine, out in ((np.maximum, self._upper), (np.minimum, self._lower)):
-            neighbourhood(self._slow, w, NEIGHBOURHOOD, combine, out, self._bounds_scratch)
-        np.add(upper, np.float32(threshold), out=upper)
-        np.subtract(lower, np.float32(threshold), out=lower)
-        np.copyto(upper, np.float32(np.inf), where=self._unusable)
-        np.copyto(lower, np.float32(-np.inf), where=self._unusable)
+        """The slow average's neighbourhood max + threshold and min - threshold (masked: never moves).
 
-    def _update_slow(self, blur: np.ndarray, some_moving: bool, alpha: float) -> None:
+        Stored as int16 so that the per-frame comparisons with the int16 sums stay in one type; for
+        whole levels L, L > x is L > floor(x) and L < x is L < ceil(x).
+        """
+        w = self.small_shape[1]
+        span = self._scratch
+        for combine, bound, offset, rounding in (
+            (np.maximum, self._upper, threshold, np.floor),
+            (np.minimum, self._lower, -threshold, np.ceil),
+        ):
+            neighbourhood(self._slow, w, NEIGHBOURHOOD, combine, span, self._bounds_scratch)
+            np.add(span, np.float32(offset), out=span)
+            rounding(span, out=span)
+            np.clip(span, -BOUND_LIMIT, BOUND_LIMIT, out=span)
+            np.copyto(bound, span, casting="unsafe")
+        np.copyto(self._upper, BOUND_LIMIT, where=self._unusable)
+        np.copyto(self._lower, -BOUND_LIMIT, where=self._unusable)
+
+    def _update_slow(self, blur: np.ndarray, moving: np.ndarray, alpha: float) -> None:
         """Move the slow average towards the frame (every SLOW_EVERY frames); slower where pixels move."""
         step = self._scratch
         np.subtract(blur, self._slow, out=step)
         # The same average as updating every frame with `alpha`, for a static picture.
         np.multiply(step, np.float32(1.0 - (1.0 - alpha) ** SLOW_EVERY), out=step)
-        if some_moving:
-            np.multiply(step, np.float32(MOVING_SLOWDOWN), out=step, where=self._moving)
+        if moving.size:
+            step[moving] *= np.float32(MOVING_SLOWDOWN)
         np.add(self._slow, step, out=self._slow)
 
     def _boxes(self, moving: np.ndarray, contour_area: float) -> list[Box]:
-        """Group moving small pixels by touching 4x4 cells; boxes of the groups big enough."""
+        """Group moving small pixels (flat indices) by touching 4x4 cells; boxes of big enough groups."""
         h, w = self.small_shape
         cells_per_row = -(-w // CELL)
-        rows, cols = np.divmod(np.flatnonzero(moving), w)
+        rows, cols = np.divmod(moving, w)
         counts = np.bincount((rows // CELL) * cells_per_row + cols // CELL,
                              minlength=-(-h // CELL) * cells_per_row).reshape(-1, cells_per_row)  # fmt: skip
         step = self.step
-        plane = moving.reshape(h, w)
+        plane = self._moving
+        plane[moving] = True
+        grid = plane.reshape(h, w)
         boxes: list[Box] = []
         for row0, row1, col0, col1, area in cell_groups(counts):
             if area <= contour_area:
                 continue
             # The group's cells bound it; the moving pixels inside give the tight box.
             r0, c0 = row0 * CELL, col0 * CELL
-            inside = plane[r0 : (row1 + 1) * CELL, c0 : (col1 + 1) * CELL]
+            inside = grid[r0 : (row1 + 1) * CELL, c0 : (col1 + 1) * CELL]
             used_rows = np.flatnonzero(inside.any(axis=1))
             used_cols = np.flatnonzero(inside.any(axis=0))
             # One small pixel of margin each way: the blur spreads a change over its neighbours.
@@ -296,6 +347,7 @@ class MotionDetector:
             x2 = min(self.frame_width, (c0 + int(used_cols[-1]) + 2) * step)
             y2 = min(self.frame_height, (r0 + int(used_rows[-1]) + 2) * step)
             boxes.append((x1, y1, x2, y2))
+        plane[moving] = False
         return boxes
 
 
