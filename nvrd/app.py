@@ -13,16 +13,18 @@ from nvrd.bus import Bus
 from nvrd.camera.ffmpeg_args import masked_command_line
 from nvrd.detect import DetectorError, DetectorPool, ObjectDetector, load_labelmap
 from nvrd.events import EventManager
+from nvrd.hotplug import Hotplug
 from nvrd.mqtt import MqttBridge, start_mqtt
 from nvrd.pipeline import CameraPipeline
 from nvrd.record import Recorder
 from nvrd.stats import storage_usage
 from nvrd.store import Store
+from nvrd.supervise import STOP_BUDGET_S, Supervisor, run_within, stop_all
 
 log = logging.getLogger(__name__)
 
-# Exit code after a restart asked for over MQTT (`<prefix>/restart`): nvrd stops cleanly and exits
-# with it, and systemd's Restart= starts it again (EX_TEMPFAIL: "try again").
+# Exit code after a restart was asked for (MQTT `<prefix>/restart`, `POST /api/restart`): nvrd stops
+# cleanly and exits with it, and systemd's Restart= starts it again (EX_TEMPFAIL: "try again").
 EXIT_RESTART = 75
 
 
@@ -44,6 +46,7 @@ class Daemon:
         self.detectors: DetectorPool | None = None
         self.events: EventManager | None = None
         self.recorder: Recorder | None = None
+        self.hotplug: Hotplug | None = None
         self.labelmap: dict[int, str] = {}
         self._server = None
         self._stopping = False
@@ -73,16 +76,15 @@ class Daemon:
             self.labelmap = load_labelmap(Path(cfg.model.labelmap_path), dict(cfg.model.labelmap))
         except Exception as exc:
             raise StartError(f"cannot read the label map: {exc}") from exc
-        self.detectors = DetectorPool(cfg.detectors, cfg.model)
+        # The pool's members come and go with the Corals: the hot-plug manager starts the configured
+        # detectors, the Corals plugged in and, without either, a CPU fallback. With no detector at
+        # all, cameras still stream, record and report motion while the manager keeps retrying.
+        self.detectors = DetectorPool({}, cfg.model)
         try:
-            failures = self.detectors.start()
+            self.hotplug = Hotplug(cfg, self.detectors, self.bus, recording=lambda: self.recorder)
         except DetectorError as exc:
-            # No detector at all: cameras still stream, record and report motion; the pool keeps
-            # retrying its CPU detectors, and a Coral plugged in later is taken into use.
-            log.error("no object detector could start: %s", exc)
-            failures = {}
-        for name, reason in failures.items():
-            log.error("detector %s did not start: %s", name, reason)
+            raise StartError(str(exc)) from exc
+        self.hotplug.start()
         model_size = cfg.model.width
         self.events = EventManager(
             self.store,
@@ -125,14 +127,16 @@ class Daemon:
 
     def stop_core(self) -> None:
         """Stop cameras, end open events, stop detectors, close the DB."""
-        for pipeline in self.cameras.values():
-            pipeline.stop()
+        # Side by side: the whole stop must fit in the unit's stop timeout, whatever the camera count.
+        stop_all([(f"camera {name}", pipeline.stop) for name, pipeline in self.cameras.items()], 12.0)
         if self.events is not None:
             self.events.end_all(time.time())
         if self.mqtt is not None:
             self.mqtt.stop()  # after end_all, so the `end` events go out first
         if self.recorder is not None:
             self.recorder.stop()  # after end_all: the last segments are judged with the events ended
+        if self.hotplug is not None:
+            self.hotplug.stop()  # before the pool, so that no detector is added while it stops
         if self.detectors is not None:
             self.detectors.stop()
         if self.store is not None:
@@ -145,6 +149,13 @@ class Daemon:
     async def _main(self, host: str, port: int) -> int:
         from nvrd.api.server import make_app  # the API reads the core, so it is built after it
 
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        # Before starting anything: a SIGTERM during startup then stops nvrd cleanly once it is up.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        supervisor = Supervisor.for_daemon(self, loop)
+        supervisor.starting("opening the database, starting detectors and cameras")
         self.start_core()
         try:
             app = make_app(self)
@@ -153,21 +164,19 @@ class Daemon:
             self.stop_core()
             raise StartError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
         log.info("HTTP API on http://%s:%d", host, port)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        supervisor.ready()  # config, DB and API are up: READY=1, then the health-gated watchdog
         self._stop_soon = lambda: loop.call_soon_threadsafe(stop.set)
         if self._restart_requested:
             stop.set()
         await stop.wait()
         log.info("stopping")
+        supervisor.stopping()
         self._server.stop()
-        await loop.run_in_executor(None, self.stop_core)
+        await loop.run_in_executor(None, run_within, self.stop_core, STOP_BUDGET_S, "stopping nvrd")
         return EXIT_RESTART if self._restart_requested else 0
 
     def request_restart(self) -> None:
-        """Stop cleanly, then exit with EXIT_RESTART; returns at once (called from MQTT's thread)."""
+        """Stop cleanly, then exit with EXIT_RESTART; returns at once and may be called from any thread."""
         log.warning("restart requested: stopping, then exiting with %d for systemd to restart", EXIT_RESTART)
         self._restart_requested = True
         if self._stop_soon is not None:

@@ -41,7 +41,7 @@ class MqttConfig(ConfigModel):
     client_id: str = Field("frigate", min_length=1)
     stats_interval: int = Field(60, gt=0)
     user: str | None = None
-    password: str | None = None
+    password: str | None = Field(None, repr=False)  # never in logs or reprs
     tls_ca_certs: str | None = None
     tls_client_cert: str | None = None
     tls_client_key: str | None = None
@@ -90,6 +90,22 @@ class StorageConfig(ConfigModel):
         return filled
 
     _resolve = field_validator("root", "clips", "recordings", "exports", "cache")(resolve_path)
+
+
+class HotplugConfig(ConfigModel):
+    """Devices plugged in and out while nvrd runs (our addition to Frigate's schema)."""
+
+    corals: bool = True  # take every Coral plugged in into use, also one without a `detectors` entry
+    cpu_fallback: bool = True  # run a CPU detector while no Coral works and none is configured
+    fallback_threads: int = Field(2, ge=1)
+    storage: bool = True  # follow the recordings disk mounted at storage.root
+    # Device events from udevd (after its rules ran: permissions set, labels known), or straight
+    # from the kernel on a machine without udevd.
+    events: Literal["udev", "kernel"] = "udev"
+    # Where nvrd keeps storage.label for the udev rule that mounts the disk (skipped without the folder).
+    label_file: Path = Path("/etc/nvr/storage-label")
+
+    _resolve = field_validator("label_file")(resolve_path)
 
 
 class ModelConfig(ConfigModel):
