@@ -15,8 +15,8 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
-import signal
 import shutil
+import signal
 import socket
 import subprocess
 import threading
