@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from nvrd.bus import BestSnapshot, Bus, EventChanged, MotionChanged, ObjectCounts
+from nvrd.bus import BestSnapshot, Bus, DetectorsChanged, EventChanged, MotionChanged, ObjectCounts
 from nvrd.config.loader import config_from_text
 from nvrd.mqtt import MqttBridge, MqttSetupError
 from nvrd.mqtt.counts import CountBook
@@ -379,6 +379,22 @@ def test_stats_every_interval(broker: Mosquitto, recorder: Recorder, harness: Ha
     assert payload["cameras"]["door"]["camera_fps"] == 5.0
     assert 0.5 < second.at - first.at < 2.0
     assert not second.retain
+
+
+def test_detector_change_publishes_stats_at_once(
+    broker: Mosquitto, recorder: Recorder, harness: Harness
+) -> None:
+    detectors = {"cpu": {"inference_speed": 20.0, "detection_start": 0.0, "pid": 1}}
+    _config, bus, bridge = harness.bridge(
+        config_text(broker.port, mqtt_extra="  stats_interval: 3600"),
+        stats=lambda: {"detection_fps": 0.0, "cameras": {}, "detectors": dict(detectors)},
+    )
+    wait_until(lambda: bridge.connected, 10, "the bridge to connect")
+    first = recorder.wait_for("frigate/stats", timeout=15)  # the first one, soon after connecting
+    detectors["coral_usb0"] = {"inference_speed": 9.0, "detection_start": 0.0, "pid": 2}
+    bus.publish(DetectorsChanged({"cpu": "cpu", "coral_usb0": "edgetpu"}, "a Coral was plugged in"))
+    second = recorder.wait_for("frigate/stats", lambda m: m.at > first.at, timeout=5)
+    assert "coral_usb0" in json.loads(second.payload)["detectors"]
 
 
 def test_home_assistant_discovery(broker: Mosquitto, recorder: Recorder, harness: Harness) -> None:

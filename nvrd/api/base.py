@@ -6,14 +6,18 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import tornado.web
+
+from nvrd.api.response_cache import GZIP_MIN_BYTES, ResponseCache
 
 if TYPE_CHECKING:
     from nvrd.app import Daemon
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("tornado.access")
 
 
 class BadParameter(tornado.web.HTTPError):
@@ -38,6 +42,19 @@ def to_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def log_request(handler: tornado.web.RequestHandler) -> None:
+    """Tornado's access log, kept quiet: every request at DEBUG, server errors at WARNING (a line per
+    request at INFO would cost more than serving most answers, and fill the journal)."""
+    status = handler.get_status()
+    level = logging.WARNING if status >= 500 else logging.DEBUG
+    if access_log.isEnabledFor(level):
+        request = handler.request
+        access_log.log(
+            level, "%d %s %s (%s) %.2fms", status, request.method, request.uri, request.remote_ip,
+            1000.0 * request.request_time(),
+        )  # fmt: skip
+
+
 class BaseHandler(tornado.web.RequestHandler):
     """Base of all API handlers."""
 
@@ -49,6 +66,10 @@ class BaseHandler(tornado.web.RequestHandler):
     def set_default_headers(self) -> None:
         self.set_header("Cache-Control", "no-store")
 
+    def compute_etag(self) -> str | None:
+        """No ETag: answers are dynamic and no client revalidates them, so hashing every body is waste."""
+        return None
+
     # --- responses -------------------------------------------------------------------------------
 
     def write_json(self, value: Any, status: int = 200) -> None:
@@ -56,6 +77,25 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(to_json(value))
+
+    def write_db_json(self, build: Callable[[], Any]) -> None:
+        """Send `build()` as JSON, reusing the encoded answer to the same request while the database
+        is unchanged (and its gzip form for clients that accept it)."""
+        cache: ResponseCache = self.application.settings["response_cache"]
+        version = self.daemon.store.change_marker()
+        key = self.request.uri
+        entry = cache.get(key, version)
+        if entry is None:
+            entry = cache.put(key, version, to_json(build()).encode())
+        self.set_header("Content-Type", "application/json")
+        accepts_gzip = "gzip" in self.request.headers.get("Accept-Encoding", "")
+        if accepts_gzip and len(entry.body) >= GZIP_MIN_BYTES:
+            self.set_header("Content-Encoding", "gzip")
+            self.set_header("Vary", "Accept-Encoding")
+            self.finish(entry.gzipped())
+            cache.trim()
+        else:
+            self.finish(entry.body)
 
     def write_message(self, success: bool, message: str, status: int = 200, **extra: Any) -> None:
         """Frigate's `{"success": ..., "message": ...}` body."""
@@ -85,6 +125,12 @@ class BaseHandler(tornado.web.RequestHandler):
         if message is None:
             message = "An unknown error occurred" if status_code >= 500 else self._reason
         self.write_json({"success": False, "message": message}, status_code)
+
+    async def head(self, *args: Any, **kwargs: Any) -> None:
+        """HEAD wherever GET is: the GET handler runs and Tornado sends its headers without the body."""
+        result = self.get(*args, **kwargs)
+        if result is not None:
+            await result
 
     def log_exception(self, typ, value, tb) -> None:
         if isinstance(value, tornado.web.HTTPError) and value.status_code < 500:
@@ -148,6 +194,28 @@ class BaseHandler(tornado.web.RequestHandler):
         if maximum is not None and number > maximum:
             raise BadParameter(name, f"must be at most {maximum}")
         return number
+
+    def arg_present(self, name: str) -> bool:
+        """Frigate's `download`-style flag: any non-empty value is true (even `0`)."""
+        return bool(self.get_query_argument(name, ""))
+
+    def json_body(self) -> dict[str, Any]:
+        """The request's JSON object body; an empty body is `{}` (clients send one on every request).
+
+        A body that is not JSON, or JSON that is not an object, is a 400 naming `body`.
+        """
+        raw = self.request.body
+        if not raw or not raw.strip():
+            return {}
+        try:
+            value = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadParameter("body", f"not valid JSON ({exc})") from None
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise BadParameter("body", "must be a JSON object")
+        return value
 
     def arg_flag(self, name: str, default: bool = False) -> bool:
         """A 0/1 query parameter."""

@@ -1,8 +1,18 @@
-"""Renderings of a camera's latest processed frame for latest.jpg (and the MJPEG stream): the frame with
-the overlays a viewer asked for, drawn by nvrd.imaging on the YUV planes."""
+"""Renderings of a camera's latest processed frame for latest.jpg and the MJPEG stream: the frame with
+the overlays a viewer asked for, drawn by nvrd.imaging on the YUV planes.
+
+Each distinct rendering (frame, height, quality, overlays) is encoded once, off the event loop, and the
+same bytes go to every viewer asking for it while that frame is the newest.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +26,12 @@ REGION_COLOR = (0, 255, 0)  # green
 ZONE_COLOR = (255, 200, 0)
 ZONE_ACTIVE_COLOR = (255, 0, 0)
 CAMERA_ERROR_SIZE = (1280, 720)
+# Distinct renderings kept per camera for its newest frame (sizes x qualities x overlay sets).
+RENDERINGS_PER_FRAME = 8
+# How often a reader retries taking a hold on the newest frame while the camera replaces it.
+PIN_ATTEMPTS = 3
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,3 +107,68 @@ def camera_error_jpeg(height: int | None) -> bytes:
     if height is None:
         return imaging.black_jpeg(width, full_height)
     return imaging.black_jpeg(max(2, int(width * height / full_height)), height)
+
+
+def held_latest(pipeline):
+    """The camera's newest FrameView with a hold on its buffer (release with `release_view`), or None.
+
+    The camera thread recycles a frame's buffer once nobody holds it; the hold keeps the pixels fixed
+    while a rendering reads them on another thread.
+    """
+    for _ in range(PIN_ATTEMPTS):
+        view = pipeline.latest()
+        if view is None:
+            return None
+        if pipeline.capture.pool.hold(view.frame.data):
+            if pipeline.latest() is view:
+                return view
+            # Replaced between the read and the hold: the buffer may already carry a newer frame.
+            pipeline.capture.pool.drop(view.frame.data)
+    return None
+
+
+def release_view(pipeline, view) -> None:
+    """Undo the hold `held_latest` took."""
+    pipeline.capture.pool.drop(view.frame.data)
+
+
+def is_stale(view, retry_interval: float, now: float | None = None) -> bool:
+    """True when there is no frame or the newest is older than the camera's ffmpeg retry interval."""
+    return view is None or (time.time() if now is None else now) - view.frame.time > retry_interval
+
+
+class FrameJpegCache:
+    """JPEGs of each camera's newest frame, keyed by (frame index, rendering options).
+
+    Used only from the event loop's thread. A rendering runs once on the executor; viewers asking for
+    it meanwhile await the same future, and later ones get the bytes until the frame is replaced.
+    """
+
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
+        self._entries: dict[str, OrderedDict[tuple, asyncio.Future]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    async def get(self, camera: str, key: tuple, render: Callable[[], bytes]) -> tuple[bytes, bool]:
+        """The rendering for `key` (its first item the frame index) and whether it came from the cache."""
+        entries = self._entries.setdefault(camera, OrderedDict())
+        future = entries.get(key)
+        hit = future is not None
+        if future is None:
+            self.misses += 1
+            future = asyncio.get_running_loop().run_in_executor(self._executor, render)
+            entries[key] = future
+            for old in [k for k in entries if k[0] != key[0]]:
+                del entries[old]  # renderings of replaced frames are never asked for again
+            while len(entries) > RENDERINGS_PER_FRAME:
+                entries.popitem(last=False)
+        else:
+            self.hits += 1
+            entries.move_to_end(key)
+        try:
+            return await asyncio.shield(future), hit
+        except Exception:
+            if entries.get(key) is future:
+                del entries[key]  # a failed rendering is tried again by the next viewer
+            raise

@@ -16,6 +16,7 @@ from nvrd.config.sections import (
     DetectConfig,
     DetectorConfig,
     FfmpegConfig,
+    HotplugConfig,
     LoggerConfig,
     ModelConfig,
     MotionConfig,
@@ -91,6 +92,7 @@ class NvrConfig(ConfigModel):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     detectors: dict[str, DetectorConfig] = Field(default_factory=lambda: {"cpu": DetectorConfig(type="cpu")})
+    hotplug: HotplugConfig = Field(default_factory=HotplugConfig)
     logger: LoggerConfig = Field(default_factory=LoggerConfig)
     environment_vars: dict[str, Annotated[str, BeforeValidator(_as_text)]] = Field(default_factory=dict)
     ffmpeg: FfmpegConfig = Field(default_factory=FfmpegConfig)

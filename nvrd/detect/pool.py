@@ -95,13 +95,17 @@ class DetectorPool:
             raise DetectorError("no detector could start: " + "; ".join(failures.values()))
         if not self.names:
             raise DetectorError("no detectors are configured")
+        self.start_supervisor()
+        return failures
+
+    def start_supervisor(self) -> None:
+        """Start the thread that restarts dead CPU detectors (for a pool filled by add_detector)."""
         self._stopping.clear()
         if self._supervisor is None or not self._supervisor.is_alive():
             self._supervisor = threading.Thread(
                 target=self._supervise, name="detector-supervisor", daemon=True
             )
             self._supervisor.start()
-        return failures
 
     def _start_one(self, detector: DetectorProcess) -> None:
         """Start a detector and check its model takes the pool's input size."""

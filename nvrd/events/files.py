@@ -29,3 +29,28 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def event_files(clips_dir: Path, camera: str, event_id: str) -> list[Path]:
+    """The files an event may own in the clips folder: its snapshot, clean copy and (pre-0.10) clip.
+
+    Raises ValueError for a camera or id that would name a file outside the folder.
+    """
+    folder = Path(clips_dir).resolve()
+    stem = f"{camera}-{event_id}"
+    paths = [folder / f"{stem}.jpg", folder / f"{stem}-clean.png", folder / f"{stem}.mp4"]
+    if "/" in stem or "\x00" in stem or any(path.resolve().parent != folder for path in paths):
+        raise ValueError(f"event file name {stem!r} leaves the clips folder")
+    return paths
+
+
+def delete_event_files(clips_dir: Path, camera: str, event_id: str) -> int:
+    """Delete an event's files from the clips folder; returns how many existed."""
+    deleted = 0
+    for path in event_files(clips_dir, camera, event_id):
+        try:
+            path.unlink()
+            deleted += 1
+        except FileNotFoundError:
+            pass
+    return deleted

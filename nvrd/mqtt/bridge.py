@@ -16,7 +16,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from nvrd.bus import BestSnapshot, Bus, EventChanged, MotionChanged, ObjectCounts
+from nvrd.bus import BestSnapshot, Bus, DetectorsChanged, EventChanged, MotionChanged, ObjectCounts
 from nvrd.mqtt.connection import ONLINE, build_client, describe_broker
 from nvrd.mqtt.counts import CountBook
 from nvrd.mqtt.discovery import discovery_configs, node_id
@@ -145,6 +145,15 @@ class MqttBridge:
         elif isinstance(message, BestSnapshot):
             topic = self.topics.snapshot(message.camera, message.label)
             self._outbox.put(Outgoing(topic, message.jpeg, retain=True), remember=True)
+        elif isinstance(message, DetectorsChanged):
+            # A Coral came or went (published by hot-plug, not a camera thread): send the stats at
+            # once so Home Assistant's detector sensors follow without waiting for stats_interval.
+            log.info("mqtt: detectors now %s (%s)", message.detectors, message.reason)
+            if self._client.is_connected():
+                try:
+                    self._outbox.put(Outgoing(self.topics.stats, self._stats()))
+                except Exception:
+                    log.exception("mqtt: gathering stats failed")
 
     def _stats_loop(self) -> None:
         interval = float(self._settings.stats_interval)

@@ -236,6 +236,52 @@ class Store(RecordingsMixin):
         decode = event_decoder(("camera", "label", "sub_label", "day", "zones", "count"))
         return [decode(row) for row in rows]
 
+    def newest_event(
+        self,
+        camera: str,
+        label: str | None = None,
+        *,
+        by: str = "start_time",
+        has_snapshot: bool | None = None,
+    ) -> dict[str, Any] | None:
+        """The full row of a camera's newest event (of `label`, when given), newest by `id` or
+        `start_time`; `has_snapshot` filters on that flag. None when there is none."""
+        if by not in ("id", "start_time"):
+            raise ValueError(f"by must be 'id' or 'start_time', got {by!r}")
+        clauses, params = ["camera = ?"], [camera]
+        if label is not None:
+            clauses.append("label = ?")
+            params.append(label)
+        if has_snapshot is not None:
+            clauses.append("has_snapshot = ?")
+            params.append(1 if has_snapshot else 0)
+        sql = (
+            f"SELECT {', '.join(EVENT_COLUMNS)} FROM event WHERE {' AND '.join(clauses)} "
+            f"ORDER BY {by} DESC LIMIT 1"
+        )
+        row = self._db().execute(sql, params).fetchone()
+        return None if row is None else event_decoder(EVENT_COLUMNS)(row)
+
+    def event_labels(self, camera: str | None = None) -> list[str]:
+        """The distinct labels of stored events (of one camera, when given), sorted."""
+        sql, params = "SELECT DISTINCT label FROM event", []
+        if camera is not None:
+            sql += " WHERE camera = ?"
+            params.append(camera)
+        return sorted(row[0] for row in self._db().execute(sql, params))
+
+    def event_sub_labels(self) -> list[str]:
+        """The distinct sub labels of stored events, sorted (events without one are not counted)."""
+        rows = self._db().execute("SELECT DISTINCT sub_label FROM event WHERE sub_label IS NOT NULL")
+        return sorted(row[0] for row in rows)
+
+    def change_marker(self) -> tuple[int, int]:
+        """A value that differs whenever the database changed since it was last taken on this thread:
+        SQLite's `data_version` (commits by other connections) with this connection's own row changes.
+        Readers key caches of query results on it."""
+        db = self._db()
+        return int(db.execute("PRAGMA data_version").fetchone()[0]), db.conn.total_changes
+
     def end_open_events(
         self, end_time_fn: Callable[[float], float] = lambda start: start + OPEN_EVENT_DEFAULT_SECONDS
     ) -> int:

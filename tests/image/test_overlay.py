@@ -165,7 +165,8 @@ def test_media_rule_mounts_with_systemd_mount_without_blocking() -> None:
     runs = re.findall(r'RUN\+="([^"]+)"', rule)
     assert runs and all(run.startswith("/usr/bin/systemd-mount --no-block ") for run in runs)
     assert all(run.endswith("$devnode /media/nvr") for run in runs)
-    assert 'ENV{ID_FS_LABEL}!="NVR-DATA"' in rule
+    # The label is configurable (storage.label), so the rule asks nvrd's helper which disk is ours.
+    assert 'PROGRAM!="/usr/libexec/nvr/recordings-disk match"' in rule
 
 
 def test_coral_rule_covers_both_usb_ids_and_the_pcie_device() -> None:
