@@ -912,3 +912,16 @@ def test_camera_names_that_the_api_uses_are_refused(tmp_path: Path, name: str) -
     )
     assert f"cameras.{name}.name" in str(error)
     assert "reserved" in str(error)
+
+
+def test_checking_a_candidate_leaves_the_environment_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NVR_TEST_HOST", raising=False)
+    text = (
+        "environment_vars:\n  NVR_TEST_HOST: cam.local\n"
+        "cameras:\n  door:\n    ffmpeg:\n      inputs:\n        - path: rtsp://{NVR_TEST_HOST}/s\n"
+    )
+    checked = config_from_text(text, apply_environment=False)
+    assert checked.cameras["door"].ffmpeg.inputs[0].path == "rtsp://cam.local/s"
+    assert "NVR_TEST_HOST" not in os.environ
+    config_from_text(text)
+    assert os.environ["NVR_TEST_HOST"] == "cam.local"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
 
 class ConfigError(Exception):
     """A config file that cannot be used.
@@ -30,7 +34,8 @@ class ConfigError(Exception):
     def _one_line(self) -> str:
         parts = [self.source]
         if self.key_path:
-            parts.append(self.key_path)
+            # A key may hold any character YAML allows; keep the message on one line whatever it is.
+            parts.append(_CONTROL.sub(lambda m: repr(m.group())[1:-1], self.key_path))
         text = ": ".join([*parts, " ".join(self.reason.split())])
         if self.line is not None:
             text += f" (line {self.line}" + (f", column {self.column})" if self.column else ")")

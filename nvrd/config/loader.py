@@ -33,8 +33,14 @@ def load_config(path: str | Path) -> NvrConfig:
     return config_from_text(_read_text(path), source=str(path), base_dir=path.absolute().parent)
 
 
-def config_from_text(text: str, source: str = "<config>", base_dir: Path | None = None) -> NvrConfig:
-    """Check and resolve config text; `source` names it in errors, `base_dir` anchors relative paths."""
+def config_from_text(
+    text: str, source: str = "<config>", base_dir: Path | None = None, *, apply_environment: bool = True
+) -> NvrConfig:
+    """Check and resolve config text; `source` names it in errors, `base_dir` anchors relative paths.
+
+    `environment_vars` fill placeholders in any case; they are copied into this process's environment
+    only with `apply_environment` (the daemon's own config), not when a candidate is merely checked.
+    """
     if not text.strip():
         raise ConfigError(source, "the file is empty")
     document = parse_document(text, source)
@@ -45,13 +51,17 @@ def config_from_text(text: str, source: str = "<config>", base_dir: Path | None 
             source, "the top level must be a mapping of sections (mqtt:, cameras:, ...)", line=1
         )
     raw = copy.deepcopy(document.data)
-    _apply_environment_vars(raw, document, source)
-    _substitute_placeholders(raw, document, source, os.environ)
-    _credentials_from_environment(raw, os.environ)
+    variables = _environment_vars(raw, document, source)
+    environ = {**os.environ, **variables}
+    _substitute_placeholders(raw, document, source, environ)
+    _credentials_from_environment(raw, environ)
     try:
-        return NvrConfig.model_validate(raw, context={"base_dir": base_dir})
+        config = NvrConfig.model_validate(raw, context={"base_dir": base_dir})
     except ValidationError as exc:
         raise _first_problem(exc, raw, document, source) from None
+    if apply_environment:
+        os.environ.update(variables)
+    return config
 
 
 def _read_text(path: Path) -> str:
@@ -70,10 +80,12 @@ def _read_text(path: Path) -> str:
         raise ConfigError(source, f"not UTF-8 text (bad byte at offset {exc.start})") from None
 
 
-def _apply_environment_vars(raw: dict[str, Any], document: SourceDocument, source: str) -> None:
+def _environment_vars(raw: dict[str, Any], document: SourceDocument, source: str) -> dict[str, str]:
+    """The config's `environment_vars` as strings, names checked."""
     variables = raw.get("environment_vars")
+    found: dict[str, str] = {}
     if not isinstance(variables, dict):
-        return  # validation reports it
+        return found  # validation reports it
     for name, value in variables.items():
         path = ("environment_vars", str(name))
         if not str(name) or "=" in str(name) or "\0" in str(name):
@@ -81,7 +93,8 @@ def _apply_environment_vars(raw: dict[str, Any], document: SourceDocument, sourc
                 source, "not a valid environment variable name", ".".join(path), document.line_of(path)
             )
         if isinstance(value, str | int | float | bool):
-            os.environ[str(name)] = str(value)
+            found[str(name)] = str(value)
+    return found
 
 
 def _secret_fields(raw: dict[str, Any]) -> list[tuple[KeyPath, dict[Any, Any] | list[Any], Any]]:
