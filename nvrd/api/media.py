@@ -169,14 +169,14 @@ class MediaFolderHandler(BaseHandler):
     def set_default_headers(self) -> None:
         pass  # media may be cached by the browser (nginx sent no Cache-Control for these folders)
 
-    async def get(self, relative: str = "") -> None:
+    async def get(self, relative: str | None = None) -> None:
         folder = Path(getattr(self.daemon.config.storage, self.folder_attr))
         path = path_inside(folder, relative or ".")
         if path is None:
             raise NotFound("Not found", text=True)
         if path.is_dir():
-            if relative and not relative.endswith("/"):
-                self.redirect(self.request.path + "/")
+            if not self.request.path.endswith("/"):
+                self.redirect(self.request.path + "/", permanent=True)
                 return
             if self.listing == "html":
                 self.write_text(listing_html(path, self.request.path))
@@ -184,9 +184,6 @@ class MediaFolderHandler(BaseHandler):
                 self.write_json(listing_json(path))
             return
         await self.serve(path)
-
-    async def head(self, relative: str = "") -> None:
-        await self.get(relative)
 
     async def serve(self, path: Path) -> None:
         """Send one file of the folder (subclasses may build missing ones)."""

@@ -51,7 +51,9 @@ class RecordingsHandler(BaseHandler):
         now = time.time()
         after = self.arg_float("after", now - 3600)
         before = self.arg_float("before", now)
-        rows = self.daemon.store.recordings_overlapping(camera_name, after, before, columns=RECORDING_API_COLUMNS)
+        rows = self.daemon.store.recordings_overlapping(
+            camera_name, after, before, columns=RECORDING_API_COLUMNS
+        )
         self.write_json(rows)
 
 
@@ -59,7 +61,8 @@ class RecordingSnapshotHandler(BaseHandler):
     """`GET /api/<camera>/recordings/<frame_time>/snapshot.png`: the recorded frame at that instant."""
 
     async def get(self, camera_name: str, frame_time: str) -> None:
-        self.camera_or_404(camera_name)
+        if camera_name not in self.daemon.config.cameras:
+            raise NotFound("Camera not found")
         moment = _number("frame_time", frame_time)
         try:
             png = await _in_thread(self.daemon.recorder.frame_at, camera_name, moment)
@@ -78,7 +81,7 @@ async def send_clip(handler: BaseHandler, camera: str, start: float, end: float,
     except ClipError:
         handler.write_message(False, "Could not create clip from recordings", 500)
         return
-    download = name if handler.get_query_argument("download", "") else None
+    download = name if handler.arg_present("download") else None
     await send_file(handler, path, content_type="video/mp4", download_name=download, headers=CLIP_HEADERS)
 
 
@@ -91,9 +94,6 @@ class RangeClipHandler(BaseHandler):
             raise BadParameter("end", "must be after start")
         await send_clip(self, camera_name, begin, finish, f"clip_{camera_name}_{start}-{end}.mp4")
 
-    async def head(self, camera_name: str, start: str, end: str) -> None:
-        await self.get(camera_name, start, end)
-
 
 async def send_event_clip(handler: BaseHandler, event_id: str, *, text_errors: bool = False) -> None:
     """The clip of an event: a legacy clip file when there is one, else built from the recordings
@@ -105,9 +105,11 @@ async def send_event_clip(handler: BaseHandler, event_id: str, *, text_errors: b
         raise NotFound("Clip not available", text=text_errors)
     camera = event["camera"]
     legacy = Path(handler.daemon.config.storage.clips) / f"{camera}-{event_id}.mp4"
-    download = f"{camera}-{event_id}.mp4" if handler.get_query_argument("download", "") else None
+    download = f"{camera}-{event_id}.mp4" if handler.arg_present("download") else None
     if legacy.is_file():
-        await send_file(handler, legacy, content_type="video/mp4", download_name=download, headers=CLIP_HEADERS)
+        await send_file(
+            handler, legacy, content_type="video/mp4", download_name=download, headers=CLIP_HEADERS
+        )
         return
     start = event["start_time"]
     end = event["end_time"] if event["end_time"] is not None else time.time()
@@ -119,9 +121,6 @@ class EventClipHandler(BaseHandler):
 
     async def get(self, event_id: str) -> None:
         await send_event_clip(self, event_id)
-
-    async def head(self, event_id: str) -> None:
-        await self.get(event_id)
 
 
 class ClipsFolderHandler(MediaFolderHandler):

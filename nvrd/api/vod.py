@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from nvrd.api.base import BadParameter, BaseHandler, NotFound
 from nvrd.api.media import send_file
@@ -42,7 +43,7 @@ class VodHandler(BaseHandler):
 
     async def get(self, file: str, number: str | None = None, **kwargs: str | None) -> None:
         camera, start, end = self.span(**kwargs)
-        segments = self.daemon.recorder.vod_segments(camera, start, end)
+        segments = self.daemon.recorder.vod_segments(camera, start, end, file_sizes=file == "master.m3u8")
         if not segments:
             self.no_footage()
             raise NotFound("No recordings found.")
@@ -58,10 +59,7 @@ class VodHandler(BaseHandler):
             index = int(number or 0) - 1
             if not 0 <= index < len(segments):
                 raise NotFound("Segment not found")
-            await send_file(self, _path(segments[index]), content_type=SEGMENT_TYPE)
-
-    async def head(self, file: str, number: str | None = None, **kwargs: str | None) -> None:
-        await self.get(file, number, **kwargs)
+            await send_file(self, Path(segments[index].path), content_type=SEGMENT_TYPE)
 
     def no_footage(self) -> None:
         """Hook: what to do when the span has no recordings (before the 404)."""
@@ -72,12 +70,6 @@ class VodHandler(BaseHandler):
             return await loop.run_in_executor(None, self.daemon.recorder.video_info, segment.path)
         except ProbeError:
             return None  # the playlist still plays; players probe the stream themselves
-
-
-def _path(segment: VodSegment):
-    from pathlib import Path
-
-    return Path(segment.path)
 
 
 class HourVodHandler(VodHandler):

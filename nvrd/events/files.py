@@ -13,7 +13,9 @@ def write_atomic(path: Path, data: bytes) -> None:
     The bytes go to a temporary file in the same directory, are flushed to disk, and the file is
     renamed over `path`; the directory is synced so the rename itself survives.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # Only the clips folder itself is made, never its parents: when the recordings disk is pulled the
+    # write fails instead of quietly rebuilding the media tree on the root file system.
+    path.parent.mkdir(exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as tmp:
