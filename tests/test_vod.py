@@ -191,7 +191,7 @@ def test_event_clip_covers_the_event_and_serves_ranges(api) -> None:
     ranged = server.get(f"/api/door/start/{T0 + 2}/end/{T0 + 6}/clip.mp4", timeout=60)
     assert ranged.status == 200
     missing = server.get(f"/api/door/start/{T0 - 900}/end/{T0 - 800}/clip.mp4")
-    assert missing.status == 500
+    assert missing.status == 404
     assert missing.json()["message"] == "Could not create clip from recordings"
 
 

@@ -434,7 +434,7 @@ def test_an_event_clip_plays_and_a_missing_recording_is_explained(
         note = browser.find_element(By.ID, "event-dialog-clip-status")
         wait(browser, lambda d: "not available" in note.text, "the missing recording's note")
         browser.find_element(By.CSS_SELECTOR, "#event-dialog [data-close]").click()
-        # The one console error allowed: the clip's own answer (Frigate's 500: no recordings to cut).
+        # The one console error allowed: the clip's own answer (404: no recordings to cut).
         errors = console_errors(browser)
         assert errors and all(f"/api/events/{missing}/clip.mp4" in e for e in errors), errors
     finally:

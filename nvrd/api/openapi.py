@@ -433,7 +433,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Event clip built from the recordings",
         "recordings",
         [EVENT_ID, _query("download", "any value: send as an attachment")],
-        {**_ok("video/mp4"), **NOT_FOUND, 500: ("no footage for the event", JSON, MESSAGE)},
+        {**_ok("video/mp4"), **NOT_FOUND},
     ),
     Operation(
         "/api/events/{event_id}/retain",
@@ -568,7 +568,7 @@ OPERATIONS: tuple[Operation, ...] = (
             _path("end", "epoch s", TIME),
             _query("download", "any value: send as an attachment"),
         ],
-        {**_ok("video/mp4"), **BAD, 500: ("no footage in the range", JSON, MESSAGE)},
+        {**_ok("video/mp4"), **BAD, **NOT_FOUND},
     ),
     Operation(
         "/api/export/{camera_name}/start/{start}/end/{end}",

@@ -67,19 +67,22 @@ class RecordingSnapshotHandler(BaseHandler):
         try:
             png = await _in_thread(self.daemon.recorder.frame_at, camera_name, moment)
         except FrameError as exc:
-            self.write_message(False, f"Unable to decode the recording at {frame_time}: {exc}", 500)
-            return
+            # A damaged segment is told as missing footage: no request may end in a server error.
+            raise NotFound(f"Recording at {frame_time} cannot be decoded: {exc}") from None
         if png is None:
             raise NotFound(f"Recording not found at {frame_time}")
         self.write_image(png, "image/png")
 
 
 async def send_clip(handler: BaseHandler, camera: str, start: float, end: float, name: str) -> None:
-    """Build (or reuse) the clip of [start, end] and stream it; 500 when there is no footage."""
+    """Build (or reuse) the clip of [start, end] and stream it.
+
+    No footage is a 404 with Frigate's message (Frigate answers 500 there; no request may end in a
+    server error here)."""
     try:
         path = await _in_thread(handler.daemon.recorder.build_clip, camera, start, end)
     except ClipError:
-        handler.write_message(False, "Could not create clip from recordings", 500)
+        handler.write_message(False, "Could not create clip from recordings", 404)
         return
     download = name if handler.arg_present("download") else None
     await send_file(handler, path, content_type="video/mp4", download_name=download, headers=CLIP_HEADERS)
