@@ -20,6 +20,7 @@ from PIL import Image
 
 from nvrd import imaging
 from nvrd.store import Store
+from tests.support.configs import daemon_sections
 from tests.support.nvrd_process import HttpResponse, http
 
 CLIP = "one-by-one-person-detection.mp4"
@@ -32,24 +33,11 @@ def write_config(
 ) -> Path:
     """A config with one camera `door` (768x432 at 5 fps) on `rtsp_url`; `extra` is appended to the
     camera's section (indented by the caller's 4 spaces)."""
-    models = shared / "models"
     config = tmp_path / "config.yml"
     config.write_text(f"""\
 mqtt:
   enabled: false
-database:
-  path: {tmp_path}/nvr.db
-storage:
-  root: {tmp_path}/media
-  cache: {tmp_path}/cache
-model:
-  path: {models}/mobilenet_ssd_v2_coco_quant_postprocess.tflite
-  labelmap_path: {models}/coco_labels.txt
-detectors:
-  cpu:
-    type: cpu
-    num_threads: 1
-snapshots:
+{daemon_sections(tmp_path, shared)}snapshots:
   enabled: true
 ffmpeg:
   retry_interval: 5

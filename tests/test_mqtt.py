@@ -23,6 +23,7 @@ from nvrd.mqtt import MqttBridge, MqttSetupError
 from nvrd.mqtt.counts import CountBook
 from nvrd.mqtt.features import CommandError, apply_feature, feature_states, parse_payload
 from nvrd.mqtt.topics import CameraCommand, Topics
+from tests.support.configs import daemon_sections
 from tests.support.mosquitto import Mosquitto, Recorder, TlsFiles, make_certificates
 from tests.support.nvrd_process import NvrdProcess
 from tests.support.rtsp_server import RtspServer
@@ -602,7 +603,6 @@ class Live:
         return {"user": "hub", "password": "hubpw", "tls": self.certs}
 
     def _write_config(self, shared: Path) -> Path:
-        models = shared / "models"
         config = self.tmp / "config.yml"
         config.write_text(f"""\
 mqtt:
@@ -613,19 +613,7 @@ mqtt:
 {tls_settings(self.certs)}
 logger:
   default: debug
-database:
-  path: {self.tmp}/nvr.db
-storage:
-  root: {self.tmp}/media
-  cache: {self.tmp}/cache
-model:
-  path: {models}/mobilenet_ssd_v2_coco_quant_postprocess.tflite
-  labelmap_path: {models}/coco_labels.txt
-detectors:
-  cpu:
-    type: cpu
-    num_threads: 1
-snapshots:
+{daemon_sections(self.tmp, shared)}snapshots:
   enabled: true
 motion:
   mqtt_off_delay: 5

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.support.configs import daemon_sections
 from tests.support.nvrd_process import NvrdProcess
 from tests.support.rtsp_server import RtspServer
 
@@ -22,24 +23,11 @@ CLIP = "one-by-one-person-detection.mp4"
 
 
 def write_config(tmp_path: Path, rtsp_url: str, shared: Path, **camera_extra: str) -> Path:
-    models = shared / "models"
     config = tmp_path / "config.yml"
     config.write_text(f"""\
 mqtt:
   enabled: false
-database:
-  path: {tmp_path}/nvr.db
-storage:
-  root: {tmp_path}/media
-  cache: {tmp_path}/cache
-model:
-  path: {models}/mobilenet_ssd_v2_coco_quant_postprocess.tflite
-  labelmap_path: {models}/coco_labels.txt
-detectors:
-  cpu:
-    type: cpu
-    num_threads: 1
-snapshots:
+{daemon_sections(tmp_path, shared)}snapshots:
   enabled: true
 ffmpeg:
   retry_interval: 3

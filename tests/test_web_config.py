@@ -14,30 +14,18 @@ import pytest
 from nvrd.api.config_file import write_atomically
 from nvrd.app import EXIT_RESTART
 from nvrd.config import load_config
+from tests.support.configs import daemon_sections
 from tests.support.nvrd_process import NvrdProcess
 
 pytestmark = pytest.mark.slow
 
 
 def config_text(tmp: Path, shared: Path, *, fps: int = 2) -> str:
-    models = shared / "models"
     return f"""\
 # The web test's config: one synthetic camera.
 mqtt:
   enabled: false
-database:
-  path: {tmp}/nvr.db
-storage:
-  root: {tmp}/media
-  cache: {tmp}/cache
-model:
-  path: {models}/mobilenet_ssd_v2_coco_quant_postprocess.tflite
-  labelmap_path: {models}/coco_labels.txt
-detectors:
-  cpu:
-    type: cpu
-    num_threads: 1
-cameras:
+{daemon_sections(tmp, shared)}cameras:
   yard:
     ffmpeg:
       inputs:

@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from nvrd.store import Store
+from tests.support.configs import daemon_sections
 from tests.support.nvrd_process import NvrdProcess
 
 pytestmark = pytest.mark.slow
@@ -59,23 +60,10 @@ except ImportError:  # reported by the `browser` fixture, so the rest of the sui
 
 
 def config_text(tmp: Path, shared: Path, fps: int = 5) -> str:
-    models = shared / "models"
     return f"""\
 mqtt:
   enabled: false
-database:
-  path: {tmp}/nvr.db
-storage:
-  root: {tmp}/media
-  cache: {tmp}/cache
-model:
-  path: {models}/mobilenet_ssd_v2_coco_quant_postprocess.tflite
-  labelmap_path: {models}/coco_labels.txt
-detectors:
-  cpu:
-    type: cpu
-    num_threads: 1
-cameras:
+{daemon_sections(tmp, shared)}cameras:
   {CAMERA}:
     ffmpeg:
       inputs:
