@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 # Exit code after a restart was asked for (MQTT `<prefix>/restart`, `POST /api/restart`): nvrd stops
 # cleanly and exits with it, and systemd's Restart= starts it again (EX_TEMPFAIL: "try again").
 EXIT_RESTART = 75
+MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 class StartError(Exception):
@@ -49,7 +50,6 @@ class Daemon:
         self.hotplug: Hotplug | None = None
         self.labelmap: dict[int, str] = {}
         self._server = None
-        self._stopping = False
         self.mqtt: MqttBridge | None = None
         self._restart_requested = False
         self._stop_soon = None  # set while run() waits: stops the daemon from any thread
@@ -159,7 +159,8 @@ class Daemon:
         self.start_core()
         try:
             app = make_app(self)
-            self._server = app.listen(port, address=host, xheaders=False)
+            # No request of this API needs a large body (a config file is at most 1 MiB).
+            self._server = app.listen(port, address=host, xheaders=False, max_body_size=MAX_BODY_BYTES)
         except OSError as exc:
             self.stop_core()
             raise StartError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
