@@ -56,3 +56,4 @@ flash: nvr-board-check
 
 check-package: buildroot-fetch
 	cd $(NVR_TOP) && $(NVR_BUILDROOT_DIR)/utils/check-package -b buildroot/package/*/*
+include $(NVR_TOP)/board/ota.mk  # over-the-air updates: bundle, signing-keys, system-test

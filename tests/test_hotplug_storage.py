@@ -148,6 +148,34 @@ def test_mount_table_is_read_with_escapes_and_stacked_mounts(tmp_path: Path) -> 
     assert read_mounts(tmp_path / "missing") == {}
 
 
+def test_root_bound_onto_the_mount_point_is_not_a_disk(tmp_path: Path) -> None:
+    # systemd's ReadWritePaths=/media/nvr binds the (read-only) root's folder onto itself in nvrd's
+    # namespace: with the disk gone, that bind must read as "no disk", not as a squashfs disk.
+    table = tmp_path / "mountinfo"
+    root = tmp_path / "media-nvr"
+    root.mkdir()
+    bind = (
+        "22 1 254:2 / / ro shared:1 - squashfs /dev/vda2 ro\n"
+        f"61 22 254:2 /media/nvr {root} rw - squashfs /dev/vda2 ro\n"
+    )
+    told: list[str] = []
+
+    class Recording:
+        def storage_attached(self) -> None:
+            told.append("attached")
+
+        def storage_detached(self, reason: str) -> None:
+            told.append("detached")
+
+    recorder = Recording()
+    monitor = StorageMonitor(root, "NVR-DATA", recording=lambda: recorder, mountinfo=table)
+    table.write_text(bind + f"70 61 8:17 / {root} rw - ext4 /dev/sdb1 rw\n")
+    assert monitor.check().mounted
+    table.write_text(bind)
+    assert not monitor.check().mounted
+    assert told == ["attached", "detached"]
+
+
 def test_label_file_is_written_only_when_it_changes_and_only_where_its_folder_is(tmp_path: Path) -> None:
     label_file = tmp_path / "etc-nvr" / "storage-label"
     assert write_label_file(label_file, "CAMS") is False  # no /etc/nvr: a dev machine

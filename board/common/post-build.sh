@@ -27,3 +27,6 @@ cat > "$target/usr/lib/nvr-release" <<RELEASE
 NVR_BOARD=$board
 NVR_VERSION=$version
 RELEASE
+
+# RAUC: system.conf for this board, the keyring, the slot hooks and nvr-update (README.md, "Over-the-air updates").
+"$(dirname "$0")/rauc/install-rauc.sh" "$target" "$board"

@@ -195,7 +195,13 @@ class StorageMonitor:
 
     def check(self) -> DiskState:
         """Compare the mount at the root with what we knew; tell the recorder what changed."""
-        mount = read_mounts(self.mountinfo).get(str(self.root))
+        mounts = read_mounts(self.mountinfo)
+        mount = mounts.get(str(self.root))
+        root_fs = mounts.get("/")
+        if mount is not None and root_fs is not None and mount.device == root_fs.device:
+            # The root file system bound onto itself (systemd's ReadWritePaths= does this in nvrd's
+            # namespace) is the empty mount point, not a disk.
+            mount = None
         with self._lock:
             before = self._state
             # A new mount id is a new mount, even of the same device (mounted again after a removal).
