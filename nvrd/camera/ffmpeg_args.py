@@ -148,6 +148,17 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
+def input_source(path: str) -> str:
+    """What follows ffmpeg's `-i` for a configured input path (`lavfi:<graph>` gives the graph).
+
+    Raises CaptureError for an empty path.
+    """
+    source = path[len("lavfi:") :] if input_kind(path) is InputKind.LAVFI else path
+    if not source.strip():
+        raise CaptureError(f"empty input path {path!r}")
+    return source
+
+
 def detect_command(
     path: str,
     width: int,
@@ -161,9 +172,7 @@ def detect_command(
 ) -> list[str]:
     """The full ffmpeg command that writes `width`x`height` I420 frames at `fps` to stdout."""
     kind = input_kind(path)
-    source = path[len("lavfi:") :] if kind is InputKind.LAVFI else path
-    if not source.strip():
-        raise CaptureError(f"empty input path {path!r}")
+    source = input_source(path)
     return [
         "ffmpeg",
         *split_args(global_args),

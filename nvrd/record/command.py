@@ -25,6 +25,7 @@ from nvrd.camera.ffmpeg_args import (
     InputKind,
     input_args_for,
     input_kind,
+    input_source,
     split_args,
 )
 from nvrd.camera.picamera_source import is_picamera_path
@@ -132,9 +133,7 @@ def record_command(
     if is_picamera_path(path) or kind is InputKind.V4L2:
         # The detect reader holds the device; a second reader cannot open it.
         raise CaptureError(f"cannot record {path}: local cameras are not recorded yet (use an RTSP input)")
-    source = path[len("lavfi:") :] if kind is InputKind.LAVFI else path
-    if not source.strip():
-        raise CaptureError(f"empty input path {path!r}")
+    source = input_source(path)
     if segment_time < 1:
         raise ValueError(f"segment_time must be at least 1 s, got {segment_time}")
     # Size and rate only matter to V4L2 inputs, which are refused above.
