@@ -30,6 +30,7 @@ from nvrd.config import config_from_text
 from nvrd.detect import DetectorPool
 from nvrd.supervise import HealthCheck, HealthLimits, Supervisor, SystemdNotifier, watchdog_timeout
 from nvrd.supervise.notify import MAX_STATUS_CHARS, _datagram_sender
+from tests.support.configs import supervised_config
 
 
 class NotifySocket:
@@ -171,19 +172,7 @@ class RunningDaemon:
     """A Daemon's core (cameras, detectors, DB) plus an asyncio loop on its own thread."""
 
     def __init__(self, folder: Path, model: Path, labels: Path) -> None:
-        config = config_from_text(f"""
-mqtt: {{enabled: false}}
-database: {{path: {folder}/nvr.db}}
-storage: {{root: {folder}/media, cache: {folder}/cache}}
-model: {{path: {model}, labelmap_path: {labels}, width: 300, height: 300}}
-detectors: {{cpu: {{type: cpu, num_threads: 1}}}}
-hotplug: {{events: kernel, label_file: {folder}/storage-label}}
-ffmpeg: {{retry_interval: 2}}
-cameras:
-  cam:
-    ffmpeg: {{inputs: [{{path: "lavfi:testsrc2=size=320x180:rate=5", roles: [detect]}}]}}
-    detect: {{width: 320, height: 180, fps: 5}}
-""")
+        config = config_from_text(supervised_config(folder, model, labels, retry_interval=2))
         self.daemon = Daemon(config)
         self.daemon.start_core()
         self.loop = asyncio.new_event_loop()

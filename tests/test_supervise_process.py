@@ -15,25 +15,14 @@ from pathlib import Path
 import pytest
 
 from nvrd.supervise import STOP_BUDGET_S
+from tests.support.configs import supervised_config
 from tests.support.nvrd_process import NvrdProcess
 from tests.test_supervise import NotifySocket, largest_gap
 
 
 def write_config(folder: Path, model: Path, labels: Path) -> Path:
     config = folder / "config.yml"
-    config.write_text(f"""\
-mqtt: {{enabled: false}}
-database: {{path: {folder}/nvr.db}}
-storage: {{root: {folder}/media, cache: {folder}/cache}}
-model: {{path: {model}, labelmap_path: {labels}, width: 300, height: 300}}
-detectors: {{cpu: {{type: cpu, num_threads: 1}}}}
-hotplug: {{events: kernel, label_file: {folder}/storage-label}}
-ffmpeg: {{retry_interval: 3}}
-cameras:
-  cam:
-    ffmpeg: {{inputs: [{{path: "lavfi:testsrc2=size=320x180:rate=5", roles: [detect]}}]}}
-    detect: {{width: 320, height: 180, fps: 5}}
-""")
+    config.write_text(supervised_config(folder, model, labels, retry_interval=3))
     return config
 
 

@@ -23,3 +23,20 @@ detectors:
     type: cpu
     num_threads: {threads}
 """
+
+
+def supervised_config(folder: Path, model: Path, labels: Path, *, retry_interval: int) -> str:
+    """A daemon with one small synthetic camera and kernel hot-plug events, for the supervision tests."""
+    return f"""\
+mqtt: {{enabled: false}}
+database: {{path: {folder}/nvr.db}}
+storage: {{root: {folder}/media, cache: {folder}/cache}}
+model: {{path: {model}, labelmap_path: {labels}, width: 300, height: 300}}
+detectors: {{cpu: {{type: cpu, num_threads: 1}}}}
+hotplug: {{events: kernel, label_file: {folder}/storage-label}}
+ffmpeg: {{retry_interval: {retry_interval}}}
+cameras:
+  cam:
+    ffmpeg: {{inputs: [{{path: "lavfi:testsrc2=size=320x180:rate=5", roles: [detect]}}]}}
+    detect: {{width: 320, height: 180, fps: 5}}
+"""
