@@ -10,7 +10,7 @@ Two cached layers, each in a folder named by a hash of what it is built from:
                                     dependencies (requirements.txt) and the kernel's initramfs;
                                     minutes to build, rebuilt only when those lists change
   build/system-test/image-<hash>/   disk.img, and the bundles the OTA test installs (a newer
-                                    version, and one whose nvrd never becomes ready), signed
+                                    version, and one whose nvrd refuses to start), signed
                                     with the development key; about a minute, rebuilt when
                                     nvrd, overlay/, board/ or these files change
 
@@ -223,7 +223,7 @@ class Image:
     version: str  # nvrd's version in the disk's slot A
     good_bundle: Path  # the same system with a newer version
     good_version: str
-    broken_bundle: Path  # a newer version whose nvrd never reports ready
+    broken_bundle: Path  # a newer version whose nvrd refuses to start
     broken_version: str
     # A small signed bundle for the refusal tests (tampered copy, re-signed by a stranger): what
     # is checked does not depend on its size, and it never gets as far as being installed.
@@ -302,7 +302,7 @@ def build_image() -> Image:
         squashfs(rootfs, work / "good.squashfs")
         make_bundle(work / "good.squashfs", bootfiles, image.good_version, image.good_bundle, image)
 
-        log("bundle whose nvrd never becomes ready")
+        log("bundle whose nvrd refuses to start")
         set_release_version(rootfs, image.broken_version)
         broken = rootfs / "usr" / "bin" / "nvrd"
         broken.write_text((ASSETS / "broken-nvrd").read_text())
@@ -352,8 +352,11 @@ def install_appliance(rootfs: Path, image: Image) -> None:
     site = next((rootfs / "opt" / "nvrd" / "lib").glob("python3*/site-packages"))
     shutil.copytree(ROOT / "nvrd", site / "nvrd", ignore=shutil.ignore_patterns("__pycache__"))
     launcher = rootfs / "usr" / "bin" / "nvrd"
+    # The guard matters: the detector's worker process is spawned, and spawn runs the parent's
+    # main script again (as pip's console-script launchers are written, with the guard).
     launcher.write_text(
-        "#!/opt/nvrd/bin/python3\nimport sys\n\nfrom nvrd.cli import main\n\nsys.exit(main())\n"
+        "#!/opt/nvrd/bin/python3\nimport sys\n\nfrom nvrd.cli import main\n\n"
+        'if __name__ == "__main__":\n    sys.exit(main())\n'
     )
     launcher.chmod(0o755)
     run(

@@ -2,6 +2,11 @@
 driven from the host through its QMP monitor, SSH (the appliance's own dropbear, with the test key
 on the boot partition) and nvrd's API, each on a forwarded loopback port.
 
+A reset of the guest (a reboot, the hardware watchdog) ends QEMU (-no-reboot) and the host powers
+the machine on again, as a cold boot: OVMF under QEMU's emulator can hang for good on a warm
+reset, and a box's reset is a power cycle for everything the test checks (the boot choice lives
+on the disk). USB disks plugged in stay plugged across it, as they would on a real box.
+
 The network is QEMU's user networking with restrict=on: the guest reaches nothing but the
 forwarded ports, and 10.0.2.100:80, which leads to the test's own HTTP server on the host.
 """
@@ -14,6 +19,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -57,7 +63,16 @@ class Vm:
     """One appliance: its disk (a copy-on-write layer over the built image), its UEFI variables,
     and QEMU started and stopped as the tests power-cycle it."""
 
-    def __init__(self, disk_image: Path, ssh_key: Path, workdir: Path, accel: str, bundle_port: int) -> None:
+    def __init__(
+        self,
+        disk_image: Path,
+        ssh_key: Path,
+        workdir: Path,
+        accel: str,
+        bundle_port: int,
+        card_bytes: int | None = None,
+    ) -> None:
+        """`card_bytes`: the size of the card the image was flashed to (the image's own when None)."""
         self.workdir = workdir
         self.ssh_key = ssh_key
         self.accel = accel
@@ -70,8 +85,25 @@ class Vm:
         self.api_port = free_port()
         self.ssh_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self.usb_disks: dict[str, Path] = {}  # plugged in: node name -> disk image
+        self.power_cycles = 0  # guest resets turned into a power-on by the host
+        self._powered = False  # False once the test cut the power: a QEMU exit is then expected
+        self._exit_error = ""  # why QEMU ended when nobody asked it to, for the waiting test
+        self._lock = threading.Lock()
         subprocess.run(
-            ["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(disk_image), "-F", "raw", str(self.disk)],
+            [
+                "qemu-img",
+                "create",
+                "-q",
+                "-f",
+                "qcow2",
+                "-b",
+                str(disk_image),
+                "-F",
+                "raw",
+                str(self.disk),
+                *([str(card_bytes)] if card_bytes else []),
+            ],
             check=True,
             timeout=60,
         )
@@ -119,15 +151,51 @@ class Vm:
             f"file:{self.serial_log}.part",
             "-qmp",
             f"unix:{self.qmp_socket},server=on,wait=off",
+            # A guest reset ends QEMU; _keep_powered powers the machine on again (cold boot).
+            "-no-reboot",
+            *self._usb_arguments(),
         ]
+
+    def _usb_arguments(self) -> list[str]:
+        """The plugged-in USB disks, for a QEMU started while they are attached."""
+        arguments = []
+        for name, image in self.usb_disks.items():
+            arguments += [
+                "-blockdev",
+                f"driver=raw,node-name={name},file.driver=file,file.filename={image}",
+                "-device",
+                f"usb-storage,bus=xhci.0,drive={name},id={name}-usb",
+            ]
+        return arguments
 
     def start(self, timeout: float) -> None:
         """Power on and wait until SSH answers."""
-        self._append_serial()
-        self.qmp_socket.unlink(missing_ok=True)
-        with open(self.qemu_log, "ab") as log:
-            self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
+        self._power_on()
         self.wait_until_up(timeout)
+
+    def _power_on(self) -> None:
+        with self._lock:
+            self._append_serial()
+            self.qmp_socket.unlink(missing_ok=True)
+            self._exit_error = ""
+            with open(self.qemu_log, "ab") as log:
+                process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
+            self.process = process
+            self._powered = True
+        threading.Thread(target=self._keep_powered, args=(process,), daemon=True).start()
+
+    def _keep_powered(self, process: subprocess.Popen[bytes]) -> None:
+        """Power the machine on again after the guest reset it (QEMU exits 0 under -no-reboot)."""
+        code = process.wait()
+        with self._lock:
+            if not self._powered or self.process is not process:
+                return  # the test cut the power or already started another QEMU
+            if code != 0:
+                self._powered = False
+                self._exit_error = f"QEMU exited ({code}); serial log:\n{self.serial_tail()}"
+                return
+            self.power_cycles += 1
+        self._power_on()
 
     def wait_until_up(self, timeout: float) -> str:
         """The boot id once SSH answers."""
@@ -135,24 +203,26 @@ class Vm:
 
     def power_cut(self) -> None:
         """Pull the plug: QEMU ends at once, whatever the guest had not written is lost."""
-        with contextlib.suppress(OSError, TimeoutError):
+        with self._lock:
+            self._powered = False
+        with contextlib.suppress(OSError, TimeoutError, RuntimeError, json.JSONDecodeError):
             self.qmp("quit")
         self._reap(timeout=30)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.power_cut()
+        self.power_cut()
         self._append_serial()
 
     def _reap(self, timeout: float) -> None:
-        if self.process is None:
+        with self._lock:
+            process, self.process = self.process, None
+        if process is None:
             return
         try:
-            self.process.wait(timeout)
+            process.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(30)
-        self.process = None
+            process.kill()
+            process.wait(30)
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -192,6 +262,7 @@ class Vm:
             return reply["return"]
 
     def plug_usb_disk(self, image: Path, name: str = "recordings") -> None:
+        """Plug a USB disk into the running machine; it stays in across resets and power cuts."""
         self.qmp(
             "blockdev-add",
             driver="raw",
@@ -199,11 +270,13 @@ class Vm:
             file={"driver": "file", "filename": str(image)},
         )
         self.qmp("device_add", driver="usb-storage", bus="xhci.0", drive=name, id=f"{name}-usb")
+        self.usb_disks[name] = image
 
     def unplug_usb_disk(self, name: str = "recordings") -> None:
         self.qmp("device_del", id=f"{name}-usb")
         # The guest acknowledges the unplug, then QEMU lets go of the disk image.
         wait_for(lambda: self._drop_node(name), 60, "USB disk removal", every=1.0)
+        del self.usb_disks[name]
 
     def _drop_node(self, name: str) -> bool:
         try:
@@ -251,8 +324,8 @@ class Vm:
         return result
 
     def _boot_id_or_none(self) -> str | None:
-        if self.process is not None and self.process.poll() is not None:
-            raise RuntimeError(f"QEMU exited ({self.process.returncode}); serial log:\n{self.serial_tail()}")
+        if self._exit_error:
+            raise RuntimeError(self._exit_error)
         try:
             result = self.ssh("cat /proc/sys/kernel/random/boot_id", timeout=30, check=False)
         except subprocess.TimeoutExpired:

@@ -1,7 +1,8 @@
 """The appliance booted, not imagined: the x86-64 test image (tests/system/build_image.py) under
 QEMU, checked from the host through nvrd's API, SSH and the QEMU monitor. One VM runs the whole
-module, in order: nvrd under systemd, the watchdog, a hot-plugged recordings disk, a power cut,
-then the OTA updates (refused bundles, a good one that is kept, a broken one that rolls back).
+module, in order: first boot on a card larger than the image, nvrd under systemd, the watchdog, a
+hot-plugged recordings disk, refused update bundles, a good update that is kept, a power cut on the
+updated slot, and a broken update that rolls back.
 
 It takes many minutes (the image build the first time, then each boot), so it runs only when
 asked: `make system-test` (NVR_SYSTEM_TEST=1). Without QEMU, OVMF or the image tools it skips and
@@ -25,6 +26,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BOOT_TIMEOUT = 600  # under TCG (no usable KVM) a boot takes a minute or two
 CAMERA = "pattern"
+# The card the image is flashed to: larger than the image, so first boot grows the data partition.
+CARD_BYTES = 3 << 30
+DATA_PARTITION = f"/dev/disk/by-partuuid/{build_image.layout()['NVR_PARTUUID_DATA']}"
 
 pytestmark = [
     pytest.mark.skipif(
@@ -103,7 +107,7 @@ def vm(
     workdir = tmp_path_factory.mktemp("vm")
     accel = nvr_vm.working_accel(image.disk, workdir)
     with nvr_vm.bundle_server(bundles) as port:
-        machine = nvr_vm.Vm(image.disk, image.ssh_key, workdir, accel, port)
+        machine = nvr_vm.Vm(image.disk, image.ssh_key, workdir, accel, port, card_bytes=CARD_BYTES)
         started = time.monotonic()
         try:
             machine.start(BOOT_TIMEOUT)
@@ -187,6 +191,21 @@ def test_nvrd_comes_up_under_systemd_and_answers_on_port_5000(vm: nvr_vm.Vm) -> 
     assert failed == "", f"failed units on the appliance:\n{failed}"
 
 
+def test_first_boot_gives_the_rest_of_the_card_to_the_data_partition(
+    vm: nvr_vm.Vm, image: build_image.Image
+) -> None:
+    partition = int(vm.ssh(f"lsblk -b -n -d -o SIZE {DATA_PARTITION}").stdout)
+    filesystem = int(vm.ssh("df -B1 --output=size /var/lib/nvr | tail -1").stdout)
+    image_size = image.disk.stat().st_size
+    # image.cfg's 512M data partition plus what the card has beyond the image (the GPT's backup
+    # copy takes the last 16 KiB).
+    assert partition >= (512 << 20) + CARD_BYTES - image_size - (1 << 20), partition
+    assert filesystem > partition * 0.9, (filesystem, partition)
+    assert vm.unit("var-lib-nvr.mount")["ActiveState"] == "active"
+    journal = vm.journal("nvr-grow-data.service")
+    assert "growing partition" in journal, journal
+
+
 # ---- 2. the watchdog ---------------------------------------------------------------------------
 
 
@@ -239,49 +258,6 @@ def test_a_labelled_usb_disk_is_mounted_recorded_to_and_can_come_and_go(
     assert vm.unit("nvrd.service")["MainPID"] == pid
 
 
-# ---- 5. a power cut while recording ------------------------------------------------------------
-
-
-def test_after_a_power_cut_mid_recording_the_database_opens_and_recordings_play(
-    vm: nvr_vm.Vm, usb_disk: Path, tmp_path: Path
-) -> None:
-    if not mounted(vm):
-        vm.plug_usb_disk(usb_disk)
-        nvr_vm.wait_for(lambda: mounted(vm), 120, "mount of the recordings disk")
-    rows = nvr_vm.wait_for(
-        lambda: vm.api_json(f"/api/{CAMERA}/recordings"), 240, "indexed recordings before the cut", every=5
-    )
-    time.sleep(5)  # mid-segment
-    vm.power_cut()
-    vm.start(BOOT_TIMEOUT)
-    vm.plug_usb_disk(usb_disk)
-    nvr_vm.wait_for(lambda: nvrd_ready(vm), BOOT_TIMEOUT, "nvrd after the power cut")
-    integrity = (
-        "import sqlite3; "
-        "print(sqlite3.connect('/var/lib/nvr/nvr.db').execute('PRAGMA integrity_check').fetchone()[0])"
-    )
-    check = vm.ssh(f'python3 -c "{integrity}"')
-    assert check.stdout.strip() == "ok"
-    after = nvr_vm.wait_for(
-        lambda: vm.api_json(f"/api/{CAMERA}/recordings"), 240, "indexed recordings after the cut", every=5
-    )
-    assert {r["id"] for r in rows} <= {r["id"] for r in after}
-    segment = rows[0]
-    start, end = int(segment["start_time"]), int(segment["end_time"]) + 1
-    status, clip = vm.api(f"/api/{CAMERA}/start/{start}/end/{end}/clip.mp4", timeout=120)
-    assert status == 200 and clip[4:8] == b"ftyp"
-    path = tmp_path / "clip.mp4"
-    path.write_bytes(clip)
-    probe = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert float(probe.stdout) > 0.5
-
-
 # ---- 4. over-the-air updates -------------------------------------------------------------------
 
 
@@ -327,19 +303,67 @@ def test_a_newer_bundle_installs_boots_the_other_slot_and_is_kept(
     assert state["update"]["state"] == "good" and state["update"]["from_version"] == image.version
     rauc = json.loads(vm.ssh("rauc status --output-format=json").stdout)
     assert rauc["booted"] == "B" and rauc["boot_primary"] == "rootfs.1"
-    # The database was copied aside before the install, for a trial that would need it back.
+    assert "rauc.slot=B nvr.trial=0" not in vm.ssh("cat /proc/cmdline").stdout  # this boot was the trial
+    # The database was copied aside before the install, for a trial that would need it back, and
+    # the data outside the slots came through the switch.
     assert vm.ssh("test -s /var/lib/nvr/update/nvr.db.before-update", check=False).returncode == 0
+    assert vm.ssh("test -s /var/lib/nvr/nvr.db && test -s /etc/nvr/config.yml", check=False).returncode == 0
     nvr_vm.wait_for(lambda: nvrd_ready(vm), BOOT_TIMEOUT, "nvrd on the new slot")
 
-    # Kept: an ordinary reboot comes back to B, and the data survived the switch.
-    boot = vm.boot_id()
-    vm.ssh("systemctl reboot", check=False)
-    vm.wait_for_new_boot(boot, BOOT_TIMEOUT)
-    assert "rauc.slot=B nvr.trial=0" in vm.ssh("cat /proc/cmdline").stdout
-    assert vm.ssh("test -s /var/lib/nvr/nvr.db && test -s /etc/nvr/config.yml", check=False).returncode == 0
+
+# ---- 5. a power cut while recording ------------------------------------------------------------
 
 
-def test_a_bundle_whose_nvrd_never_starts_is_given_up_and_the_box_goes_back(
+def test_after_a_power_cut_mid_recording_the_box_keeps_its_slot_and_recordings_play(
+    vm: nvr_vm.Vm, usb_disk: Path, tmp_path: Path
+) -> None:
+    if "recordings" not in vm.usb_disks:
+        vm.plug_usb_disk(usb_disk)
+    nvr_vm.wait_for(lambda: mounted(vm), 120, "mount of the recordings disk")
+    before = update_state(vm)
+    rows = nvr_vm.wait_for(
+        lambda: vm.api_json(f"/api/{CAMERA}/recordings"), 240, "indexed recordings before the cut", every=5
+    )
+    time.sleep(5)  # mid-segment
+    vm.power_cut()
+    # Power comes back with the USB disk still plugged in: it is mounted while the box boots.
+    vm.start(BOOT_TIMEOUT)
+    after_cut = update_state(vm)
+    for key in ("booted", "committed", "pending", "version"):
+        assert after_cut[key] == before[key], key
+    assert "nvr.trial=0" in vm.ssh("cat /proc/cmdline").stdout
+    nvr_vm.wait_for(lambda: nvrd_ready(vm), BOOT_TIMEOUT, "nvrd after the power cut")
+    integrity = (
+        "import sqlite3; "
+        "print(sqlite3.connect('/var/lib/nvr/nvr.db').execute('PRAGMA integrity_check').fetchone()[0])"
+    )
+    check = vm.ssh(f'python3 -c "{integrity}"')
+    assert check.stdout.strip() == "ok"
+    nvr_vm.wait_for(lambda: mounted(vm), 120, "mount of the recordings disk at boot")
+    after = nvr_vm.wait_for(
+        lambda: vm.api_json(f"/api/{CAMERA}/recordings"), 240, "indexed recordings after the cut", every=5
+    )
+    assert {r["id"] for r in rows} <= {r["id"] for r in after}
+    segment = rows[0]
+    start, end = int(segment["start_time"]), int(segment["end_time"]) + 1
+    status, clip = vm.api(f"/api/{CAMERA}/start/{start}/end/{end}/clip.mp4", timeout=120)
+    assert status == 200 and clip[4:8] == b"ftyp"
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(clip)
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert float(probe.stdout) > 0.5
+
+
+# ---- 4. over-the-air updates, continued --------------------------------------------------------
+
+
+def test_a_bundle_whose_nvrd_cannot_start_is_given_up_and_the_box_goes_back(
     vm: nvr_vm.Vm, image: build_image.Image
 ) -> None:
     result = nvr_update_from_host(vm, f"http://{nvr_vm.BUNDLE_HOST}/broken.raucb", "--wait")
@@ -349,6 +373,6 @@ def test_a_bundle_whose_nvrd_never_starts_is_given_up_and_the_box_goes_back(
     assert state["booted"] == "B" and state["committed"] == "B" and state["pending"] is None
     assert state["version"] == image.good_version
     assert state["update"]["state"] == "failed" and state["update"]["version"] == image.broken_version
-    assert "was not healthy" in state["update"]["reason"]
+    assert "nvrd.service failed (exit-code)" in state["update"]["reason"], state["update"]
     assert not state["slots"]["A"]["bootable"]
     nvr_vm.wait_for(lambda: nvrd_ready(vm), BOOT_TIMEOUT, "nvrd back on slot B")
