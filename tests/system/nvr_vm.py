@@ -122,7 +122,7 @@ class Vm:
             f"q35,accel={accel}",
             *cpu,
             "-smp",
-            "2",
+            os.environ.get("NVR_SYSTEM_TEST_CPUS", "2"),
             "-m",
             "1536",
             "-nodefaults",
