@@ -8,6 +8,7 @@ possible (the machine has two cores) and always stopped.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import signal
 import subprocess
@@ -37,6 +38,7 @@ from nvrd.detect import (
     suppress_duplicates,
     to_detections,
 )
+from nvrd.detect import pool as pool_module
 from nvrd.detect.interpreter import load_runtime, open_model
 from nvrd.frame import Frame
 from nvrd.geometry import Box, intersection_over_union
@@ -490,6 +492,24 @@ def test_pool_keeps_cpu_when_the_coral_is_missing_and_fails_with_none(models: Pa
     with pytest.raises(DetectorError, match=r"no detector could start.*Edge TPU device 'pci'"):
         only_coral.start()
     only_coral.stop()
+
+
+def test_a_detector_being_added_is_not_taken_for_a_dead_one(
+    models: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The supervisor looks for dead detectors every 10 ms here, so it certainly looks while the
+    # new one loads its model (on the box, under load, that takes seconds).
+    monkeypatch.setattr(pool_module, "_SUPERVISOR_TICK", 0.01)
+    pool = DetectorPool({"cpu": {"type": "cpu", "num_threads": 1}}, {"path": str(models / V2)})
+    try:
+        pool.start()
+        with caplog.at_level(logging.WARNING, logger="nvrd.detect.pool"):
+            pool.add_detector("cpu2", {"type": "cpu", "num_threads": 1})  # loading takes a while
+            time.sleep(0.5)  # more supervisor rounds with the new detector running
+        assert pool.stats()["cpu2"]["pid"] > 0
+        assert [r.getMessage() for r in caplog.records if "cpu2" in r.getMessage()] == []
+    finally:
+        pool.stop()
 
 
 # --- regions -------------------------------------------------------------------------------------

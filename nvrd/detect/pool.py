@@ -54,6 +54,9 @@ class DetectorPool:
         self._detectors: dict[str, DetectorProcess] = {}
         self._retry_at: dict[str, float] = {}
         self._retry_delay: dict[str, float] = {}
+        # Added (hot-plugged) detectors still loading their model: not running yet, but not dead,
+        # so the supervisor must neither report nor restart them.
+        self._starting: set[str] = set()
         self._hashes: dict[Path, str] = {}
         self.input_size: tuple[int, int] | None = None  # (height, width) every detector must take
         for name, config in detector_configs.items():
@@ -137,12 +140,16 @@ class DetectorPool:
             if name in self._detectors:
                 raise DetectorError(f"a detector called {name!r} already exists")
             self._detectors[name] = detector
+            self._starting.add(name)
         try:
             self._start_one(detector)
         except DetectorError:
             with self._lock:
                 self._detectors.pop(name, None)
             raise
+        finally:
+            with self._lock:
+                self._starting.discard(name)
 
     def remove_detector(self, name: str) -> None:
         """Stop and forget a detector (hot-unplug); unknown names are ignored."""
@@ -253,6 +260,9 @@ class DetectorPool:
         """Restart a dead restartable detector once its backoff has passed."""
         if detector.alive or detector.settings.type not in RESTARTED_TYPES:
             return
+        with self._lock:
+            if detector.name in self._starting:
+                return
         due = self._retry_at.get(detector.name, 0.0)
         if due == 0.0:
             self._schedule_restart(detector.name)
