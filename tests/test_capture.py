@@ -19,7 +19,7 @@ from nvrd.camera.ffmpeg_args import DEFAULT_RTSP_INPUT, masked_command_line, spl
 from nvrd.camera.picamera_source import PICAMERA_MISSING
 from nvrd.config import CameraConfig, config_from_text
 from nvrd.frame import Frame, i420_size
-from tests.support.rtsp_server import RtspServer
+from tests.support.rtsp_server import RtspServer, rtsp_answers
 
 PERSON_CLIP = "one-by-one-person-detection.mp4"  # h264 768x432, 10 fps
 CAR_CLIP = "car-detection.mp4"  # h264 768x432, 12.5 fps, with an AAC track
@@ -225,6 +225,21 @@ def test_rtsp_server_death_backs_off_and_recovers(captures, shared_dir):
         frame = capture.next_frame(timeout=5)
         assert frame is not None and frame.index >= seen
         capture.release(frame)
+    finally:
+        server.close()
+
+
+def test_the_test_camera_comes_back_after_a_crash_but_not_after_stop(shared_dir):
+    server = RtspServer(shared_dir / "media" / PERSON_CLIP, start_s=75, duration_s=10)
+    server.start()
+    try:
+        port, crashed = server.port, server.pid
+        os.kill(crashed, signal.SIGABRT)  # what a GStreamer assertion does
+        wait_until(lambda: server.restarts == 1 and server.pid not in (None, crashed), 20, "restart")
+        assert server.port == port and rtsp_answers(server.url)
+        server.stop()
+        time.sleep(1)
+        assert server.pid is None and server.restarts == 1 and not rtsp_answers(server.url, timeout=2)
     finally:
         server.close()
 

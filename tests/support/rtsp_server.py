@@ -6,6 +6,10 @@
 The server runs as a child process of the system python (/usr/bin/python3, which has python3-gi),
 listens on 127.0.0.1 only, and shares one media pipeline among all clients. A clip cut with
 `start_s`/`duration_s` is stream-copied into a temporary file first (no re-encoding).
+
+gst-rtsp-server can abort on a race of its own when clients come and go on a loaded machine
+(an assertion in gst_rtsp_media_get_rates). A server that dies without stop() is started again
+on the same port, as a camera that reboots would be: the tests are about nvrd, which reconnects.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ import contextlib
 import select
 import shutil
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -77,6 +83,8 @@ class RtspServer:
         self.duration_s = duration_s
         self._process: subprocess.Popen[str] | None = None
         self._tmpdir: str | None = None
+        self._lock = threading.RLock()  # start/stop against the watcher's restart
+        self.restarts = 0  # times the server died on its own and was started again
 
     @property
     def url(self) -> str:
@@ -92,6 +100,34 @@ class RtspServer:
 
     def start(self, timeout: float = 10) -> None:
         """Start serving; returns once an RTSP client can open the stream, else raises RtspServerError."""
+        with self._lock:
+            self._start(timeout)
+            process = self._process
+        threading.Thread(target=self._watch, args=(process,), name="rtsp-server-watch", daemon=True).start()
+
+    def _watch(self, process: subprocess.Popen[str]) -> None:
+        """Start the server again if it dies while it should be serving."""
+        status = process.wait()
+        with self._lock:
+            if self._process is not process:
+                return  # stopped on purpose
+            self._process = None
+            self._close_streams(process)
+            print(
+                f"rtsp_server: the server on port {self.port} died (status {status}); starting it again",
+                file=sys.stderr,
+                flush=True,
+            )
+            self.restarts += 1
+            try:
+                self._start(10)
+            except RtspServerError as exc:
+                print(f"rtsp_server: could not start it again: {exc}", file=sys.stderr, flush=True)
+                return
+            process = self._process
+        self._watch(process)
+
+    def _start(self, timeout: float) -> None:
         if self._process is not None:
             raise RtspServerError("already started")
         if not self.media.is_file():
@@ -142,15 +178,20 @@ class RtspServer:
 
     def stop(self) -> None:
         """Kill the server and reap it; safe to call twice. The port stays, so start() reuses it."""
-        process, self._process = self._process, None
+        with self._lock:
+            process, self._process = self._process, None
         if process is not None:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             process.wait(timeout=10)
-            for stream in (process.stdin, process.stdout):
-                if stream is not None:
-                    with contextlib.suppress(OSError):
-                        stream.close()
+            self._close_streams(process)
+
+    @staticmethod
+    def _close_streams(process: subprocess.Popen[str]) -> None:
+        for stream in (process.stdin, process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
 
     def close(self) -> None:
         """stop() and remove the temporary cut clip."""
