@@ -86,7 +86,6 @@ class Vm:
         self.ssh_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.usb_disks: dict[str, Path] = {}  # plugged in: node name -> disk image
-        self.power_cycles = 0  # guest resets turned into a power-on by the host
         self._powered = False  # False once the test cut the power: a QEMU exit is then expected
         self._exit_error = ""  # why QEMU ended when nobody asked it to, for the waiting test
         self._lock = threading.Lock()
@@ -175,13 +174,17 @@ class Vm:
 
     def _power_on(self) -> None:
         with self._lock:
-            self._append_serial()
-            self.qmp_socket.unlink(missing_ok=True)
-            self._exit_error = ""
-            with open(self.qemu_log, "ab") as log:
-                process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
-            self.process = process
-            self._powered = True
+            self._launch()
+
+    def _launch(self) -> None:
+        """Start QEMU and the thread that watches it (the caller holds the lock)."""
+        self._append_serial()
+        self.qmp_socket.unlink(missing_ok=True)
+        self._exit_error = ""
+        with open(self.qemu_log, "ab") as log:
+            process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
+        self.process = process
+        self._powered = True
         threading.Thread(target=self._keep_powered, args=(process,), daemon=True).start()
 
     def _keep_powered(self, process: subprocess.Popen[bytes]) -> None:
@@ -194,8 +197,7 @@ class Vm:
                 self._powered = False
                 self._exit_error = f"QEMU exited ({code}); serial log:\n{self.serial_tail()}"
                 return
-            self.power_cycles += 1
-        self._power_on()
+            self._launch()
 
     def wait_until_up(self, timeout: float) -> str:
         """The boot id once SSH answers."""
